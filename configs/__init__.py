@@ -1,0 +1,1 @@
+"""Experiment configurations shipped with cgt (YAML files, found by bare name)."""

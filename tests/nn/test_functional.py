@@ -1,0 +1,70 @@
+import math
+
+import pytest
+import torch
+
+from cgt.nn.functional import chromatic_attention, pair_index
+
+
+def naive_attention(q, k, v, pair_att, pair_val, sizes, heads, keep=None, p=0.0):
+    """DESIGN §2 written graph by graph with dense n×n×C tensors."""
+    channels = q.shape[1]
+    d = channels // heads
+    out = torch.zeros_like(q)
+    node, pair = 0, 0
+    for n in sizes:
+        qg, kg, vg = (t[node : node + n] for t in (q, k, v))
+        att = pair_att[pair : pair + n * n].view(n, n, channels)
+        val = pair_val[pair : pair + n * n].view(n, n, channels)
+        s = torch.einsum("ihd,jhd->ijh", qg.view(n, heads, d), kg.view(n, heads, d))
+        alpha = (s.repeat_interleave(d, -1) / math.sqrt(d) + att).softmax(dim=1)
+        if keep is not None:
+            alpha = alpha * keep[pair : pair + n * n].view(n, n, 1) / (1 - p)
+        out[node : node + n] = (alpha * (vg[None] + val)).sum(1)
+        node, pair = node + n, pair + n * n
+    return out
+
+
+def random_inputs(sizes, channels, dtype=torch.float64, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    num_nodes, num_pairs = sum(sizes), sum(n * n for n in sizes)
+    nodes = [torch.randn(num_nodes, channels, generator=gen, dtype=dtype) for _ in range(3)]
+    pairs = [torch.randn(num_pairs, channels, generator=gen, dtype=dtype) for _ in range(2)]
+    ptr = torch.tensor([0, *torch.tensor(sizes).cumsum(0).tolist()])
+    return [t.requires_grad_() for t in nodes + pairs], ptr
+
+
+def test_pair_index_layout():
+    index = pair_index(torch.tensor([0, 2, 3]))
+    assert index.pair_ptr.tolist() == [0, 4, 5]
+    assert index.row.tolist() == [0, 0, 1, 1, 2]
+    assert index.col.tolist() == [0, 1, 0, 1, 2]
+    assert index.graph.tolist() == [0, 0, 0, 0, 1]
+
+
+@pytest.mark.parametrize(
+    "sizes,channels,heads", [([1, 3, 5], 8, 2), ([4, 1, 7, 2], 12, 3), ([1], 4, 4)]
+)
+def test_matches_naive_and_gradcheck(sizes, channels, heads):
+    inputs, ptr = random_inputs(sizes, channels)
+    y = chromatic_attention(*inputs, ptr, heads)
+    torch.testing.assert_close(y, naive_attention(*inputs, sizes, heads))
+    assert torch.autograd.gradcheck(lambda *a: chromatic_attention(*a, ptr, heads), inputs)
+
+
+def test_dropout_mask_is_shared_by_channels_and_scaled():
+    sizes, channels, heads, p = [3, 6], 8, 2, 0.4
+    inputs, ptr = random_inputs(sizes, channels, seed=1)
+    keep = torch.rand(sum(n * n for n in sizes), generator=torch.Generator().manual_seed(2)) >= p
+    y = chromatic_attention(*inputs, ptr, heads, dropout_p=p, dropout_mask=keep)
+    torch.testing.assert_close(y, naive_attention(*inputs, sizes, heads, keep=keep, p=p))
+    assert torch.autograd.gradcheck(
+        lambda *a: chromatic_attention(*a, ptr, heads, dropout_p=p, dropout_mask=keep), inputs
+    )
+
+
+def test_rejects_pair_tensors_of_the_wrong_size():
+    inputs, ptr = random_inputs([2, 3], 4)
+    inputs[3] = inputs[3][:-1]
+    with pytest.raises(ValueError, match="pair_att has shape"):
+        chromatic_attention(*inputs, ptr, heads=2)
