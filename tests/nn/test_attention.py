@@ -41,7 +41,9 @@ def packed_inputs(sizes, channels, dtype=torch.float64, seed=0):
     return x, pair_att, pair_val, ptr
 
 
-@pytest.mark.parametrize("sizes,channels,heads", [([1, 4, 2, 5], 8, 2), ([3, 1], 6, 3), ([1], 4, 1)])
+@pytest.mark.parametrize(
+    "sizes,channels,heads", [([1, 4, 2, 5], 8, 2), ([3, 1], 6, 3), ([1], 4, 1)]
+)
 def test_matches_naive_float64(sizes, channels, heads):
     torch.manual_seed(0)
     layer = ChromaticSelfAttention(channels, heads, backend="torch").double()
