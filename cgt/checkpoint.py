@@ -1,0 +1,203 @@
+"""Reading and validating cgt checkpoints.
+
+A cgt checkpoint is a Lightning checkpoint (``torch.save`` of a dict) whose ``"cgt"`` entry
+carries everything inference needs, written by ``CGTModule.on_save_checkpoint``::
+
+    checkpoint["cgt"] = {
+        "schema_version": 1,          # this file's layout; bumped on incompatible changes
+        "cgt_version": "0.1.0",       # the package that wrote it
+        "featurizer": "zinc",         # name passed to cgt.data.featurize_smiles
+        "vocabulary": ...,            # what the featurizer's categories meant at training time
+        "target_names": ["y"],
+        "task": "regression",         # or "classification"
+        "target_mean": [...],         # regression normalisation (train split), or None
+        "target_std": [...],
+        "model_config": {...},        # keyword arguments that rebuild the nn.Module alone
+        "config": {...},              # the resolved training configuration
+    }
+
+plus Lightning's usual ``state_dict``. :func:`read_checkpoint` loads such a file and checks
+it; anything else (not a PyTorch file, a truncated or corrupt file, a PyTorch file without
+the ``"cgt"`` entry, a newer schema, missing or malformed keys) raises
+:class:`CheckpointError` with a message that names the file.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+SCHEMA_VERSION = 1
+TASKS = ("regression", "classification")
+REQUIRED_KEYS = (
+    "schema_version",
+    "cgt_version",
+    "featurizer",
+    "vocabulary",
+    "target_names",
+    "task",
+    "target_mean",
+    "target_std",
+    "model_config",
+    "config",
+)
+
+
+class CheckpointError(ValueError):
+    """A file is not a usable cgt checkpoint; the message names the file and the reason."""
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """The validated ``"cgt"`` entry of a checkpoint (see the module docstring)."""
+
+    path: Path
+    schema_version: int
+    cgt_version: str
+    featurizer: str
+    vocabulary: Any
+    target_names: tuple[str, ...]
+    task: str
+    target_mean: tuple[float, ...] | None
+    target_std: tuple[float, ...] | None
+    model_config: dict[str, Any]
+    config: dict[str, Any]
+
+
+def read_checkpoint(
+    path: str | os.PathLike, map_location: str | torch.device = "cpu"
+) -> tuple[CheckpointInfo, dict[str, torch.Tensor]]:
+    """Load a cgt checkpoint and validate its ``"cgt"`` entry.
+
+    Args:
+        path: the checkpoint file (``best.ckpt``, ``last.ckpt``, ...).
+        map_location: where tensors are loaded; ``"cpu"`` (default) loads a GPU-trained
+            checkpoint on a machine without a GPU.
+
+    Returns:
+        ``(info, state_dict)``: the validated metadata and Lightning's ``state_dict``
+        (parameter names as in the LightningModule).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        CheckpointError: the file is not a readable cgt checkpoint of a supported schema.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist (or is not a file)")
+    raw = _load(path, map_location)
+    if not isinstance(raw, dict) or "cgt" not in raw:
+        raise CheckpointError(
+            f"{path} is a PyTorch file but not a cgt checkpoint: it has no 'cgt' entry "
+            "(checkpoints written by `python -m cgt.train` have one)"
+        )
+    info = _validate(path, raw["cgt"])
+    state_dict = raw.get("state_dict")
+    if not isinstance(state_dict, dict) or not state_dict:
+        raise CheckpointError(f"{path} is a cgt checkpoint without model weights ('state_dict')")
+    return info, state_dict
+
+
+def _load(path: Path, map_location: str | torch.device) -> Any:
+    """``torch.load`` with every failure turned into a :class:`CheckpointError` naming ``path``."""
+    if not zipfile.is_zipfile(path):
+        size = path.stat().st_size
+        raise CheckpointError(
+            f"{path} is not a PyTorch checkpoint ({size} bytes, not a torch.save zip archive; "
+            "a truncated or partly copied file looks like this too)"
+        )
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # a corrupt archive can fail in many ways (zip, pickle, unicode)
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(
+            f"{path} could not be read as a PyTorch checkpoint (corrupt or truncated?): {reason}"
+        ) from err
+
+
+def _validate(path: Path, entry: Any) -> CheckpointInfo:
+    """Check the ``"cgt"`` entry key by key; raise :class:`CheckpointError` on the first problem."""
+
+    def fail(reason: str) -> CheckpointError:
+        return CheckpointError(f"{path} is not a valid cgt checkpoint: {reason}")
+
+    if not isinstance(entry, dict):
+        raise fail(f"its 'cgt' entry is a {type(entry).__name__}, not a dict")
+    version = entry.get("schema_version")
+    if not isinstance(version, int):
+        raise fail("its 'cgt' entry has no integer 'schema_version'")
+    if version > SCHEMA_VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint schema version {version}, newer than this cgt "
+            f"understands ({SCHEMA_VERSION}); it was written by cgt {entry.get('cgt_version')}: "
+            "upgrade cgt to read it"
+        )
+    if version < 1:
+        raise fail(f"unknown schema version {version}")
+    missing = [key for key in REQUIRED_KEYS if key not in entry]
+    if missing:
+        raise fail(f"its 'cgt' entry lacks {', '.join(missing)}")
+
+    names = entry["target_names"]
+    if (
+        not isinstance(names, list | tuple)
+        or not names
+        or not all(isinstance(n, str) and n for n in names)
+    ):
+        raise fail(f"'target_names' must be a non-empty list of names, got {names!r}")
+    if len(set(names)) != len(names):
+        raise fail(f"'target_names' has duplicates: {names!r}")
+    if entry["task"] not in TASKS:
+        raise fail(f"'task' is {entry['task']!r}, expected one of {TASKS}")
+    if not isinstance(entry["featurizer"], str) or not entry["featurizer"]:
+        raise fail(f"'featurizer' must be a featurizer name, got {entry['featurizer']!r}")
+    if not isinstance(entry["model_config"], dict):
+        raise fail("'model_config' must be a dict of keyword arguments")
+    if not isinstance(entry["config"], dict):
+        raise fail("'config' must be a dict")
+
+    mean = _stats(entry["target_mean"], len(names), "target_mean", fail)
+    std = _stats(entry["target_std"], len(names), "target_std", fail)
+    if (mean is None) != (std is None):
+        raise fail("'target_mean' and 'target_std' must be both set or both None")
+    if std is not None and not all(s > 0 for s in std):
+        raise fail(f"'target_std' must be positive, got {list(std)}")
+    if entry["task"] == "regression" and mean is None:
+        raise fail("a regression checkpoint needs 'target_mean' and 'target_std'")
+
+    return CheckpointInfo(
+        path=path,
+        schema_version=version,
+        cgt_version=str(entry["cgt_version"]),
+        featurizer=entry["featurizer"],
+        vocabulary=entry["vocabulary"],
+        target_names=tuple(names),
+        task=entry["task"],
+        target_mean=mean,
+        target_std=std,
+        model_config=dict(entry["model_config"]),
+        config=dict(entry["config"]),
+    )
+
+
+def _stats(value: Any, count: int, key: str, fail) -> tuple[float, ...] | None:
+    """``None`` or a tuple of ``count`` finite floats (from a list or a tensor)."""
+    if value is None:
+        return None
+    if isinstance(value, torch.Tensor):
+        value = value.flatten().tolist()
+    if not isinstance(value, list | tuple) or len(value) != count:
+        raise fail(f"'{key}' must hold one number per target ({count}), got {value!r}")
+    try:
+        numbers = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        raise fail(f"'{key}' must hold numbers, got {value!r}") from None
+    if not all(math.isfinite(v) for v in numbers):
+        raise fail(f"'{key}' must be finite, got {list(numbers)}")
+    return numbers
