@@ -1,0 +1,292 @@
+"""SMILES in, predictions out: load a trained cgt checkpoint and predict new molecules.
+
+    >>> import cgt
+    >>> model = cgt.load_model("runs/zinc/checkpoints/best.ckpt")  # doctest: +SKIP
+    >>> model.predict(["CCO", "c1ccccc1O", "not a molecule"])  # doctest: +SKIP
+                 smiles         y                                         error
+    0               CCO  ...
+    1         c1ccccc1O  ...
+    2    not a molecule       NaN  invalid SMILES: SMILES Parse Error: ...
+
+Every input gives one row, in input order. A molecule that cannot be predicted (invalid
+SMILES, empty string, an atom outside the model's vocabulary, a failure of the model on
+it) gets NaN predictions and a one-line reason in ``error``; the other rows are unaffected.
+The model runs in eval mode, so a molecule's prediction does not depend on the batch size
+or on which molecules share its batch (BatchNorm uses its running statistics).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+from torch_geometric.data import Batch
+
+from cgt.checkpoint import CheckpointError, CheckpointInfo, read_checkpoint
+from cgt.data.featurize import featurize_smiles
+from cgt.data.featurizers import get_featurizer
+from cgt.data.molgraph import MolGraph
+from cgt.errors import MoleculeError
+from cgt.model import CGT
+
+__all__ = ["CGTPredictor", "load_model", "predict", "ERROR_COLUMN"]
+
+#: Name of the column that holds the reason a row could not be predicted.
+ERROR_COLUMN = "error"
+
+#: Prefix of the model's parameters in a Lightning checkpoint (``CGTModule.model``).
+_STATE_PREFIX = "model."
+
+
+@dataclass
+class _Featurized:
+    """The graphs of the valid inputs and the reason of every invalid one."""
+
+    graphs: list[MolGraph]
+    rows: list[int]  # input position of each graph
+    errors: dict[int, str]  # input position -> reason
+
+
+class CGTPredictor:
+    """A trained CGT ready to predict SMILES (usually made by :func:`load_model`).
+
+    Args:
+        model: the :class:`cgt.model.CGT`; it is put in eval mode on ``device``.
+        featurizer: featurizer name the model was trained with (``"zinc"``, ``"atom"``).
+        target_names: one name per model output ``T``.
+        task: ``"regression"`` (outputs are de-normalised with ``target_mean`` /
+            ``target_std``) or ``"classification"`` (outputs are probabilities of class 1).
+        target_mean, target_std: ``T`` numbers each (regression), or ``None``.
+        device: where the model runs.
+    """
+
+    def __init__(
+        self,
+        model: CGT,
+        featurizer: str,
+        target_names: Sequence[str],
+        task: str,
+        target_mean: Sequence[float] | None = None,
+        target_std: Sequence[float] | None = None,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        if task not in ("regression", "classification"):
+            raise ValueError(f"task must be 'regression' or 'classification', got {task!r}")
+        if task == "regression" and (target_mean is None or target_std is None):
+            raise ValueError("a regression predictor needs target_mean and target_std")
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.featurizer = featurizer
+        self.target_names = list(target_names)
+        self.task = task
+        if task == "regression":
+            self._mean = torch.tensor(target_mean, dtype=torch.float32, device=self.device)
+            self._std = torch.tensor(target_std, dtype=torch.float32, device=self.device)
+        self.checkpoint: CheckpointInfo | None = None
+
+    def __repr__(self) -> str:
+        source = f", checkpoint={str(self.checkpoint.path)!r}" if self.checkpoint else ""
+        return (
+            f"CGTPredictor(task={self.task!r}, targets={self.target_names}, "
+            f"featurizer={self.featurizer!r}, device={str(self.device)!r}{source})"
+        )
+
+    def predict(
+        self, smiles: str | Iterable[str], batch_size: int = 256, progress: bool = False
+    ) -> pd.DataFrame:
+        """Predicts every SMILES; never raises for a bad molecule.
+
+        Args:
+            smiles: one SMILES or an iterable of them (a ``pandas.Series`` works).
+            batch_size: molecules per forward pass (does not change the results).
+            progress: show a progress bar on stderr.
+
+        Returns:
+            A DataFrame with one row per input, in input order: ``smiles`` (the input),
+            one float column per target, and ``error`` (``""`` where the row is valid;
+            otherwise a one-line reason, and the row's predictions are NaN).
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        inputs = [smiles] if isinstance(smiles, str) else list(smiles)
+        values = np.full((len(inputs), len(self.target_names)), np.nan)
+        errors = [""] * len(inputs)
+        bar = _progress_bar(len(inputs), progress)
+        for start in range(0, len(inputs), batch_size):
+            chunk = inputs[start : start + batch_size]
+            featurized = self.featurize(chunk)
+            for row, reason in featurized.errors.items():
+                errors[start + row] = reason
+            if featurized.graphs:
+                out, failed = self._predict_graphs(featurized.graphs)
+                rows = np.asarray(featurized.rows) + start
+                values[rows] = out
+                for i, reason in failed.items():
+                    errors[rows[i]] = reason
+            if bar is not None:
+                bar.update(len(chunk))
+        if bar is not None:
+            bar.close()
+        table = pd.DataFrame(values, columns=self.target_names)
+        table.insert(0, "smiles", inputs)
+        table[ERROR_COLUMN] = errors
+        return table
+
+    def featurize(self, smiles: Sequence[Any]) -> _Featurized:
+        """Featurizes each input with the model's featurizer, keeping the reason of failures."""
+        result = _Featurized(graphs=[], rows=[], errors={})
+        for row, text in enumerate(smiles):
+            if not isinstance(text, str):
+                result.errors[row] = f"missing SMILES (got {text!r}, not a string)"
+                continue
+            try:
+                graph = featurize_smiles(text, self.featurizer)
+            except MoleculeError as err:
+                result.errors[row] = _one_line(f"{err.kind}: {err.reason}")
+                continue
+            result.graphs.append(graph)
+            result.rows.append(row)
+        return result
+
+    @torch.inference_mode()
+    def forward(self, batch: Batch) -> Tensor:
+        """``[B, T]`` predictions for a batch of graphs, in target units (probabilities for
+        classification), as ``CGTModule.forward`` computes them."""
+        out = self.model(batch.to(self.device))
+        if self.task == "regression":
+            return out * self._std + self._mean
+        return torch.sigmoid(out)
+
+    def _predict_graphs(self, graphs: list[MolGraph]) -> tuple[np.ndarray, dict[int, str]]:
+        """Predictions ``[len(graphs), T]`` and the reasons of graphs the model failed on.
+
+        If the batch fails as a whole, each graph is retried alone so that one molecule the
+        model cannot take does not take its batch with it.
+        """
+        failed: dict[int, str] = {}
+        try:
+            out = self.forward(Batch.from_data_list(graphs)).double().cpu().numpy()
+        except (RuntimeError, ValueError, IndexError) as batch_error:
+            if len(graphs) == 1:
+                return np.full((1, len(self.target_names)), np.nan), {
+                    0: _one_line(f"the model failed on this molecule: {batch_error}")
+                }
+            out = np.full((len(graphs), len(self.target_names)), np.nan)
+            for i, graph in enumerate(graphs):
+                single, reason = self._predict_graphs([graph])
+                out[i] = single[0]
+                if reason:
+                    failed[i] = reason[0]
+        for i in np.flatnonzero(~np.isfinite(out).all(axis=1)):
+            if int(i) not in failed:
+                failed[int(i)] = "the model's output is not finite (NaN or infinite)"
+            out[i] = np.nan
+        return out, failed
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> CGTPredictor:
+    """Loads a cgt checkpoint for prediction.
+
+    Args:
+        path: a checkpoint written by ``python -m cgt.train`` (``best.ckpt``, ...).
+        device: where the model runs; tensors are mapped there, so a checkpoint trained
+            on a GPU loads on a CPU-only machine with the default ``"cpu"``.
+
+    Returns:
+        A :class:`CGTPredictor`; call ``.predict(smiles)``.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        CheckpointError: not a cgt checkpoint, truncated or corrupt, a newer schema, a
+            featurizer this cgt does not know or whose vocabulary changed, or weights that
+            do not fit the stored model configuration. The message names the file.
+    """
+    device = torch.device(device)
+    info, state_dict = read_checkpoint(path, map_location=device)
+    try:
+        current = get_featurizer(info.featurizer).vocabulary
+    except (KeyError, ValueError) as err:
+        raise CheckpointError(
+            f"{info.path} was trained with featurizer {info.featurizer!r}, which this cgt "
+            f"does not have: {err}"
+        ) from None
+    if _plain(current) != _plain(info.vocabulary):
+        raise CheckpointError(
+            f"{info.path} was trained with a different vocabulary of featurizer "
+            f"{info.featurizer!r} than this cgt's (checkpoint from cgt {info.cgt_version}); "
+            "its categorical features would mean something else"
+        )
+    # The attention backend is a runtime choice (a GPU-only kernel may have been forced for
+    # training), not a property of the weights: "auto" picks what runs on this device.
+    config = {**info.model_config, "backend": "auto"}
+    try:
+        model = CGT(**config)
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(
+            f"{info.path} has a model_config this cgt cannot build: {err}"
+        ) from None
+    weights = {
+        key[len(_STATE_PREFIX) :]: value
+        for key, value in state_dict.items()
+        if key.startswith(_STATE_PREFIX)
+    }
+    problems = model.load_state_dict(weights, strict=False)
+    if problems.missing_keys or problems.unexpected_keys:
+        raise CheckpointError(
+            f"{info.path}: the weights do not fit its model_config (missing: "
+            f"{_few(problems.missing_keys)}; unexpected: {_few(problems.unexpected_keys)})"
+        )
+    predictor = CGTPredictor(
+        model,
+        featurizer=info.featurizer,
+        target_names=info.target_names,
+        task=info.task,
+        target_mean=info.target_mean,
+        target_std=info.target_std,
+        device=device,
+    )
+    predictor.checkpoint = info
+    return predictor
+
+
+def predict(
+    smiles: str | Iterable[str],
+    checkpoint: str | os.PathLike,
+    batch_size: int = 256,
+    device: str | torch.device = "cpu",
+) -> pd.DataFrame:
+    """One call: ``load_model(checkpoint, device).predict(smiles, batch_size)``."""
+    return load_model(checkpoint, device=device).predict(smiles, batch_size=batch_size)
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists, so that vocabularies compare equal after a checkpoint round trip."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _few(keys: list[str], limit: int = 5) -> str:
+    shown = ", ".join(keys[:limit]) or "none"
+    return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _progress_bar(total: int, enabled: bool):
+    """A tqdm bar on stderr counting molecules, or ``None``."""
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="mol", desc="predicting", leave=False)
