@@ -29,7 +29,7 @@ from torch import Tensor
 from torch_geometric.data import Batch
 
 from cgt.checkpoint import CheckpointError, CheckpointInfo, read_checkpoint
-from cgt.data.featurize import featurize_smiles
+from cgt.data.featurize import featurize_many
 from cgt.data.featurizers import get_featurizer
 from cgt.data.molgraph import MolGraph
 from cgt.errors import MoleculeError
@@ -141,17 +141,19 @@ class CGTPredictor:
     def featurize(self, smiles: Sequence[Any]) -> _Featurized:
         """Featurizes each input with the model's featurizer, keeping the reason of failures."""
         result = _Featurized(graphs=[], rows=[], errors={})
+        texts = []
         for row, text in enumerate(smiles):
-            if not isinstance(text, str):
+            if isinstance(text, str):
+                texts.append((row, text))
+            else:
                 result.errors[row] = f"missing SMILES (got {text!r}, not a string)"
-                continue
-            try:
-                graph = featurize_smiles(text, self.featurizer)
-            except MoleculeError as err:
-                result.errors[row] = _one_line(f"{err.kind}: {err.reason}")
-                continue
-            result.graphs.append(graph)
-            result.rows.append(row)
+        graphs = featurize_many([text for _, text in texts], self.featurizer)
+        for (row, _), graph in zip(texts, graphs, strict=True):
+            if isinstance(graph, MoleculeError):
+                result.errors[row] = _one_line(f"{graph.kind}: {graph.reason}")
+            else:
+                result.graphs.append(graph)
+                result.rows.append(row)
         return result
 
     @torch.inference_mode()
