@@ -1,0 +1,208 @@
+"""SMILES -> :class:`~cgt.data.molgraph.MolGraph`: parsing, rings, featurizer fields.
+
+Single molecules go through :func:`featurize_smiles`; many molecules through
+:func:`featurize_many` (or :class:`SmilesParser` + :func:`graph_arrays`), which capture
+RDKit's error log once for the whole loop instead of once per molecule.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable
+from types import TracebackType
+
+import numpy as np
+import torch
+from rdkit import Chem, rdBase
+
+from cgt.data.featurizers import get_featurizer
+from cgt.data.molgraph import MolGraph
+from cgt.errors import InvalidSmilesError, MoleculeError
+
+__all__ = [
+    "SmilesParser",
+    "parse_smiles",
+    "ring_fields",
+    "graph_arrays",
+    "arrays_to_graph",
+    "featurize_smiles",
+    "featurize_many",
+]
+
+_TIMESTAMP = re.compile(r"^\[\d\d:\d\d:\d\d\] ?")
+# RDKit's log capture is a process-wide stack: captures must be left in the order they
+# were entered. Parsing holds the GIL anyway, so serialising it costs no parallelism.
+_CAPTURE_LOCK = threading.RLock()
+
+
+def _rdkit_reason(log: str, smiles: str) -> str:
+    """RDKit's error log as one line: timestamps, repeats and caret drawings removed."""
+    lines: list[str] = []
+    for line in log.splitlines():
+        line = _TIMESTAMP.sub("", line).strip()
+        if line and line not in lines and line != smiles and set(line) - set("~^ "):
+            lines.append(line)
+    return "; ".join(lines) or "RDKit could not parse it"
+
+
+class SmilesParser:
+    """Parses SMILES with RDKit while capturing its error log (use as a context manager).
+
+    Example::
+
+        with SmilesParser() as parser:
+            mols = [parser.parse(s) for s in smiles]
+    """
+
+    def __enter__(self) -> SmilesParser:
+        _CAPTURE_LOCK.acquire()
+        try:
+            self._capture = rdBase.CaptureErrorLog()
+            self._capture.__enter__()
+        except BaseException:
+            _CAPTURE_LOCK.release()
+            raise
+        self._seen = 0
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            self._capture.__exit__(kind, error, traceback)
+        finally:
+            _CAPTURE_LOCK.release()
+
+    def parse(self, smiles: str) -> Chem.Mol:
+        """Parses and sanitizes one SMILES.
+
+        Raises:
+            InvalidSmilesError: empty input, a molecule without atoms, or anything RDKit
+                rejects; the message carries RDKit's own reason.
+            TypeError: ``smiles`` is not a string.
+        """
+        if not isinstance(smiles, str):
+            raise TypeError(f"a SMILES must be a str, got {type(smiles).__name__}: {smiles!r}")
+        if not smiles.strip():
+            raise InvalidSmilesError(smiles, "empty SMILES")
+        mol = Chem.MolFromSmiles(smiles)
+        if mol is None:
+            messages = self._capture.messages
+            reason = _rdkit_reason(messages[self._seen :], smiles)
+            self._seen = len(messages)
+            raise InvalidSmilesError(smiles, reason)
+        if mol.GetNumAtoms() == 0:
+            raise InvalidSmilesError(smiles, "the molecule has no atoms")
+        return mol
+
+
+def parse_smiles(smiles: str) -> Chem.Mol:
+    """Parses and sanitizes one SMILES (see :meth:`SmilesParser.parse`)."""
+    with SmilesParser() as parser:
+        return parser.parse(smiles)
+
+
+def ring_fields(mol: Chem.Mol) -> dict[str, np.ndarray]:
+    """The rings RDKit perceives while sanitizing (read before any kekulization).
+
+    These are ``mol.GetRingInfo().AtomRings()``: RDKit's symmetrized SSSR, which keeps
+    all symmetry-equivalent smallest rings (adamantane: 4 rings, not an arbitrary 3), so
+    the rings do not depend on the atom order.
+
+    Returns:
+        ``ring_index`` int64 ``[2, M]`` (atom, ring id), ``ring_size`` int64 ``[R]``,
+        ``ring_aromatic`` bool ``[R]`` (every bond of the ring is aromatic).
+    """
+    rings = mol.GetRingInfo().AtomRings()
+    sizes = np.array([len(ring) for ring in rings], dtype=np.int64)
+    atoms = np.array([a for ring in rings for a in ring], dtype=np.int64)
+    starts = np.cumsum(sizes) - sizes
+    if rings:
+        # Ring atoms come in ring order: atom k is bonded to atom k+1, cyclically.
+        following = np.arange(1, atoms.size + 1)
+        following[starts + sizes - 1] = starts
+        orders = Chem.GetAdjacencyMatrix(mol, useBO=True, force=True)[atoms, atoms[following]]
+        aromatic = np.logical_and.reduceat(orders == 1.5, starts)
+    else:
+        aromatic = np.zeros(0, dtype=bool)
+    return {
+        "ring_index": np.stack((atoms, np.repeat(np.arange(len(rings)), sizes))),
+        "ring_size": sizes,
+        "ring_aromatic": aromatic,
+    }
+
+
+def graph_arrays(
+    smiles: str, featurizer: str = "zinc", parser: SmilesParser | None = None
+) -> dict[str, np.ndarray]:
+    """The fields of :func:`featurize_smiles` as numpy arrays, without ``smiles``.
+
+    ``num_nodes`` is a 0-d int64 array. ``parser``: an entered :class:`SmilesParser` to
+    reuse (faster in loops); by default one is opened for this call.
+    """
+    chosen = get_featurizer(featurizer)
+    if parser is None:
+        mol = parse_smiles(smiles)
+    else:
+        mol = parser.parse(smiles)
+    fields = ring_fields(mol)
+    fields.update(chosen.featurize(mol, smiles))
+    fields["num_nodes"] = np.array(mol.GetNumAtoms(), dtype=np.int64)
+    return fields
+
+
+def arrays_to_graph(fields: dict[str, np.ndarray], smiles: str) -> MolGraph:
+    """Wraps the arrays of :func:`graph_arrays` into a :class:`MolGraph` (no copies)."""
+    graph = MolGraph(
+        **{key: torch.from_numpy(value) for key, value in fields.items() if key != "num_nodes"}
+    )
+    graph.num_nodes = int(fields["num_nodes"])
+    graph.smiles = smiles
+    return graph
+
+
+def featurize_smiles(smiles: str, featurizer: str = "zinc") -> MolGraph:
+    """Parses a SMILES and builds its graph with the named featurizer.
+
+    Args:
+        smiles: one molecule.
+        featurizer: a name registered in :data:`cgt.data.featurizers.FEATURIZERS`
+            (``"zinc"`` or ``"atom"``).
+
+    Returns:
+        A :class:`MolGraph` with ``num_nodes``, ``smiles``, ``edge_index`` Long[2, E],
+        ``bond_type`` Long[E], ``ring_index`` Long[2, M], ``ring_size`` Long[R],
+        ``ring_aromatic`` Bool[R] and the featurizer's fields (``atom_type`` Long[n] for
+        "zinc"; ``x`` Long[n, F] and ``edge_attr`` Long[E, Fb] for "atom").
+
+    Raises:
+        InvalidSmilesError: RDKit rejects the SMILES (or it is empty).
+        VocabularyError: an atom or bond is outside the featurizer's vocabulary.
+        ValueError: unknown featurizer name.
+    """
+    return arrays_to_graph(graph_arrays(smiles, featurizer), smiles)
+
+
+def featurize_many(
+    smiles: Iterable[str], featurizer: str = "zinc"
+) -> list[MolGraph | MoleculeError]:
+    """Featurizes many SMILES; a molecule that fails gives its error in its place.
+
+    Returns:
+        One entry per input, in input order: a :class:`MolGraph`, or the
+        :class:`~cgt.errors.MoleculeError` (invalid SMILES, atom outside the vocabulary)
+        that explains why that molecule has no graph.
+    """
+    get_featurizer(featurizer)
+    results: list[MolGraph | MoleculeError] = []
+    with SmilesParser() as parser:
+        for s in smiles:
+            try:
+                results.append(arrays_to_graph(graph_arrays(s, featurizer, parser), s))
+            except MoleculeError as error:
+                results.append(error)
+    return results

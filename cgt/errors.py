@@ -1,0 +1,69 @@
+"""Errors raised for molecules cgt cannot take.
+
+Every error names the offending SMILES and says why, so that a bad row in a file of
+thousands can be found and fixed. All are :class:`ValueError` subclasses sharing the base
+:class:`MoleculeError`, so ``except MoleculeError`` catches every kind.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MoleculeError", "InvalidSmilesError", "VocabularyError"]
+
+
+class MoleculeError(ValueError):
+    """A molecule that cannot be featurized.
+
+    Attributes:
+        smiles: the input string, unchanged.
+        reason: one line saying why (without the SMILES).
+    """
+
+    kind = "molecule"
+
+    def __init__(self, smiles: str, reason: str) -> None:
+        self.smiles = smiles
+        self.reason = reason
+        super().__init__(f"{self.kind} {smiles!r}: {reason}")
+
+    def __reduce__(self) -> tuple:
+        return _rebuild, (type(self), self.__dict__)
+
+
+def _rebuild(cls: type, state: dict) -> MoleculeError:
+    """Unpickles an error (DataLoader workers send errors between processes)."""
+    error = cls.__new__(cls)
+    error.__dict__.update(state)
+    ValueError.__init__(error, f"{error.kind} {error.smiles!r}: {error.reason}")
+    return error
+
+
+class InvalidSmilesError(MoleculeError):
+    """RDKit cannot parse or sanitize the SMILES (or it is empty); ``reason`` is RDKit's."""
+
+    kind = "invalid SMILES"
+
+
+class VocabularyError(MoleculeError):
+    """An atom or bond lies outside the featurizer's vocabulary.
+
+    Attributes:
+        part: ``"atom"`` or ``"bond"``.
+        index: RDKit index of that atom or bond (atoms follow the SMILES order).
+        description: readable description, e.g. ``"Se, charge +1, 1 H"``.
+        featurizer: name of the featurizer that rejected it.
+    """
+
+    kind = "molecule outside the vocabulary"
+
+    def __init__(
+        self, smiles: str, part: str, index: int, description: str, featurizer: str, why: str
+    ) -> None:
+        self.part = part
+        self.index = index
+        self.description = description
+        self.featurizer = featurizer
+        super().__init__(
+            smiles,
+            f"{part} {index} ({description}) is not in the {featurizer!r} featurizer's "
+            f"vocabulary: {why}",
+        )
