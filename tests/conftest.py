@@ -1,0 +1,8 @@
+import os
+
+import torch
+
+# The Triton kernels (cgt.kernels) run through Triton's interpreter when there is no
+# GPU; the variable must be set before any @triton.jit function is defined.
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
