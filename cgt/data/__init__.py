@@ -2,8 +2,10 @@
 
 - :func:`featurize_smiles` / :func:`featurize_many`: SMILES -> :class:`MolGraph`;
   featurizers by name (:func:`get_featurizer`: ``"zinc"``, ``"atom"``).
+- :func:`pair_features`: per-pair bond kind, random walks and rings of a packed batch.
 """
 
+from cgt.data.encodings import PairFeatures, pair_features, random_walk_probabilities
 from cgt.data.featurize import SmilesParser, featurize_many, featurize_smiles, parse_smiles
 from cgt.data.featurizers import (
     ATOM_FEATURE_NAMES,
@@ -28,9 +30,12 @@ __all__ = [
     "ZINC_ATOM_TYPES",
     "Featurizer",
     "MolGraph",
+    "PairFeatures",
     "SmilesParser",
     "featurize_many",
     "featurize_smiles",
     "get_featurizer",
+    "pair_features",
     "parse_smiles",
+    "random_walk_probabilities",
 ]
