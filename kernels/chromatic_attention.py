@@ -98,8 +98,9 @@ def _blocks(
 ) -> _Blocks:
     head_dim_pad = triton.next_power_of_2(channels // heads)
     if heads_per_program is None:
-        # About 16 channels per program: a [16, 16, 16] fp32 pair tile is 32 registers
-        # per thread with 4 warps, which leaves room for the handful of live tiles.
+        # About 16 channels per program: with the default 16×8 tile and 4 warps the
+        # kernels compile for sm_90 to at most 168 registers and no spills
+        # (python -m cgt.kernels.compile_check).
         heads_per_program = max(1, min(triton.next_power_of_2(heads), 16 // head_dim_pad))
     for name, value in (
         ("block_m", block_m),
@@ -309,7 +310,7 @@ def _csa_fwd_kernel(
     chan, chan_ok = _channels(tl.program_id(1), HEADS, HEAD_DIM, HB, D_PAD)
     # Scalar int64 bases; tile offsets below are int32 and relative to them.
     Q, K, V, Y, LSE = Q + node0 * C, K + node0 * C, V + node0 * C, Y + node0 * C, LSE + node0 * C
-    pair_row0 = pair0 + row0 * n  # pair (row0, 0)
+    pair_row0 = pair0 + row0 * n.to(tl.int64)  # pair (row0, 0)
     ATT, VAL = ATT + pair_row0 * C, VAL + pair_row0 * C
 
     rows = row0 + tl.arange(0, BLOCK_M)
@@ -370,7 +371,7 @@ def _csa_bwd_kernel(
     )
     DK, DV = DK + node0 * C, DV + node0 * C
     # dq partials of this key block: n rows from part0 in DQ_PART.
-    part0 = tl.load(PART_PTR + graph) + (col0 // BLOCK_N) * n
+    part0 = tl.load(PART_PTR + graph) + (col0 // BLOCK_N) * n.to(tl.int64)
     DQ_PART = DQ_PART + part0 * C
 
     cols = col0 + tl.arange(0, BLOCK_N)
@@ -384,7 +385,7 @@ def _csa_bwd_kernel(
         row_ok = rows < n
         q = _load_nodes(Q, rows, row_ok, chan, chan_ok, C) * sm_scale
         lse = _load_nodes(LSE, rows, row_ok, chan, chan_ok, C)
-        pair_row0 = pair0 + row0 * n
+        pair_row0 = pair0 + row0 * n.to(tl.int64)
         rel, offs, mask = _pair_offsets(cols, n, row_ok, col_ok, chan, chan_ok, C)
         att = tl.load(ATT + pair_row0 * C + offs, mask=mask, other=0.0).to(tl.float32)
         prob = tl.exp(_logits(q, k, att) - lse[:, None, :, :])
@@ -422,13 +423,14 @@ def _dq_reduce_kernel(
     """dq of a block of rows: the sum of its key blocks' partials, in key-block order."""
     graph, node0, n, pair0, row0 = _graph(PTR, PAIR_PTR, BLOCK_GRAPH, BLOCK_START)
     chan, chan_ok = _channels(tl.program_id(1), HEADS, HEAD_DIM, HB, D_PAD)
-    DQ_PART = DQ_PART + tl.load(PART_PTR + graph) * C
+    part0 = tl.load(PART_PTR + graph)
 
     rows = row0 + tl.arange(0, BLOCK_M)
     row_ok = rows < n
     dq = tl.zeros([BLOCK_M, HB, D_PAD], tl.float32)
     for col0 in range(0, n, BLOCK_N):
-        dq += _load_nodes(DQ_PART, (col0 // BLOCK_N) * n + rows, row_ok, chan, chan_ok, C)
+        part = DQ_PART + (part0 + (col0 // BLOCK_N) * n.to(tl.int64)) * C
+        dq += _load_nodes(part, rows, row_ok, chan, chan_ok, C)
     _store_nodes(DQ + node0 * C, dq, rows, row_ok, chan, chan_ok, C)
 
 
@@ -586,7 +588,7 @@ def chromatic_attention(
     seed: int | None = None,
     *,
     block_m: int = 16,
-    block_n: int = 16,
+    block_n: int = 8,
     heads_per_program: int | None = None,
     num_warps: int = 4,
 ) -> Tensor:
