@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
+import cgt.predict
 from cgt.inference import load_model
 from cgt.predict import EXIT_INVALID_ROWS, EXIT_OK, EXIT_USAGE, main
 from cgt.system import CGTModule
@@ -145,19 +146,21 @@ def test_help_documents_exit_codes(capsys):
         assert f"\n  {code}  " in text
 
 
-def test_progress_bar_for_large_inputs(checkpoint, tmp_path, capsys):
+def test_progress_bar_for_large_inputs(checkpoint, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(cgt.predict, "PROGRESS_MIN_ROWS", 10)
     source = tmp_path / "many.csv"
-    pd.DataFrame({"smiles": ["CCO", "CCN"] * 600}).to_csv(source, index=False)
+    pd.DataFrame({"smiles": ["CCO", "CCN"] * 6}).to_csv(source, index=False)
     output = tmp_path / "many_out.csv"
-    code, _, err = run(["--checkpoint", checkpoint, "--input", source, "--output", output], capsys)
+    argv = ["--checkpoint", checkpoint, "--input", source, "--output", output, "--batch-size", 4]
+    code, _, err = run(argv, capsys)
     assert code == EXIT_OK
-    assert "predicting" in err and "1200/1200" in err
-    assert len(pd.read_csv(output)) == 1200
-    code, _, err = run(
-        ["--checkpoint", checkpoint, "--input", source, "--output", output, "--no-progress"],
-        capsys,
-    )
-    assert "predicting" not in err
+    assert "predicting" in err and "12/12" in err
+    assert len(pd.read_csv(output)) == 12
+    code, _, err = run([*argv, "--no-progress"], capsys)
+    assert code == EXIT_OK and "predicting" not in err
+    pd.DataFrame({"smiles": ["CCO"] * 9}).to_csv(source, index=False)
+    code, _, err = run(argv, capsys)
+    assert code == EXIT_OK and "predicting" not in err  # below the threshold
 
 
 def test_runs_as_a_module(checkpoint):
