@@ -7,7 +7,7 @@ thousands can be found and fixed. All are :class:`ValueError` subclasses sharing
 
 from __future__ import annotations
 
-__all__ = ["MoleculeError", "InvalidSmilesError", "VocabularyError"]
+__all__ = ["MoleculeError", "InvalidSmilesError", "VocabularyError", "InvalidRowsError"]
 
 
 class MoleculeError(ValueError):
@@ -67,3 +67,29 @@ class VocabularyError(MoleculeError):
             f"{part} {index} ({description}) is not in the {featurizer!r} featurizer's "
             f"vocabulary: {why}",
         )
+
+
+class InvalidRowsError(ValueError):
+    """Rows of a data file whose molecule cannot be featurized, all listed at once.
+
+    Attributes:
+        source: the file (or dataset) the rows come from.
+        rows: ``(row, smiles, reason)`` per bad row; ``row`` is the 0-based data row
+            (the header not counted), so it is on line ``row + 2`` of a CSV file.
+        total: number of data rows in the source.
+    """
+
+    def __init__(self, source: str, rows: list[tuple[int, str, str]], total: int) -> None:
+        self.source = source
+        self.rows = rows
+        self.total = total
+        listing = "\n".join(
+            f"  row {row} (line {row + 2}): {smiles!r}: {reason}" for row, smiles, reason in rows
+        )
+        super().__init__(
+            f"{source}: {len(rows)} of {total} rows cannot be featurized (fix them, or pass "
+            f"on_invalid='skip' to leave them out):\n{listing}"
+        )
+
+    def __reduce__(self) -> tuple:
+        return type(self), (self.source, self.rows, self.total)

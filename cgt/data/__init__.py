@@ -3,8 +3,12 @@
 - :func:`featurize_smiles` / :func:`featurize_many`: SMILES -> :class:`MolGraph`;
   featurizers by name (:func:`get_featurizer`: ``"zinc"``, ``"atom"``).
 - :func:`pair_features`: per-pair bond kind, random walks and rings of a packed batch.
+- :class:`ZINC`, :class:`CSVDataset`: cached datasets of graphs with targets;
+  :class:`ZINCDataModule`: Lightning batches of them.
 """
 
+from cgt.data.csv_dataset import CSVDataset
+from cgt.data.datamodule import ZINCDataModule
 from cgt.data.encodings import PairFeatures, pair_features, random_walk_probabilities
 from cgt.data.featurize import SmilesParser, featurize_many, featurize_smiles, parse_smiles
 from cgt.data.featurizers import (
@@ -18,7 +22,9 @@ from cgt.data.featurizers import (
     Featurizer,
     get_featurizer,
 )
+from cgt.data.graph_store import GraphStore
 from cgt.data.molgraph import MolGraph
+from cgt.data.zinc import ZINC
 
 __all__ = [
     "ATOM_FEATURE_NAMES",
@@ -27,7 +33,11 @@ __all__ = [
     "BOND_FEATURE_SIZES",
     "ELEMENTS",
     "FEATURIZERS",
+    "ZINC",
     "ZINC_ATOM_TYPES",
+    "ZINCDataModule",
+    "CSVDataset",
+    "GraphStore",
     "Featurizer",
     "MolGraph",
     "PairFeatures",
