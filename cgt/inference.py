@@ -134,7 +134,7 @@ class CGTPredictor:
         if bar is not None:
             bar.close()
         table = pd.DataFrame(values, columns=self.target_names)
-        table.insert(0, "smiles", inputs)
+        table.insert(0, "smiles", pd.Series(inputs, dtype=object))
         table[ERROR_COLUMN] = errors
         return table
 
@@ -238,7 +238,13 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> C
         for key, value in state_dict.items()
         if key.startswith(_STATE_PREFIX)
     }
-    problems = model.load_state_dict(weights, strict=False)
+    try:
+        problems = model.load_state_dict(weights, strict=False)
+    except RuntimeError as err:  # a parameter of another shape
+        detail = next((line.strip() for line in str(err).splitlines()[1:] if line.strip()), "")
+        raise CheckpointError(
+            f"{info.path}: the weights do not fit its model_config ({detail})"
+        ) from None
     if problems.missing_keys or problems.unexpected_keys:
         raise CheckpointError(
             f"{info.path}: the weights do not fit its model_config (missing: "
