@@ -1,0 +1,53 @@
+"""GraphStore: collated storage gives back exactly the graphs that went in."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from cgt.data import GraphStore, featurize_smiles
+from cgt.data.featurize import graph_arrays
+from cgt.data.graph_store import featurize_rows
+
+SMILES = ["c1ccccc1C1CC1", "C", "CC.O", "C1CC2CCC1C2", "OC(=O)[O-]"]
+
+
+@pytest.mark.parametrize("featurizer", ["zinc", "atom"])
+def test_items_equal_the_featurized_graphs(featurizer: str) -> None:
+    graphs = [graph_arrays(s, featurizer) for s in SMILES]
+    y = np.arange(2 * len(SMILES), dtype=np.float64).reshape(-1, 2)
+    store = GraphStore(GraphStore.collate(graphs, SMILES, y, [0, 1, 2, 4, 5]))
+    assert len(store) == len(SMILES) and store.rows.tolist() == [0, 1, 2, 4, 5]
+    for index, smiles in enumerate(SMILES):
+        item, expected = store[index], featurize_smiles(smiles, featurizer)
+        assert item.smiles == smiles and item.num_nodes == expected.num_nodes
+        assert set(item.keys()) == set(expected.keys()) | {"y"}
+        for key in expected.keys():
+            if key not in ("smiles", "num_nodes"):
+                assert torch.equal(item[key], expected[key]), key
+        assert item.y.shape == (1, 2) and item.y.dtype == torch.float32
+        assert item.y.tolist() == [y[index].tolist()]
+    assert store[-1].smiles == SMILES[-1]
+    with pytest.raises(IndexError, match="index 5 is out of range for 5 molecules"):
+        store[5]
+
+
+def test_payload_round_trip() -> None:
+    graphs = [graph_arrays(s) for s in SMILES]
+    store = GraphStore(GraphStore.collate(graphs, SMILES, np.zeros((5, 1)), range(5)))
+    again = GraphStore(store.payload())
+    assert torch.equal(again[3].edge_index, store[3].edge_index)
+
+
+def test_featurize_rows_collects_every_failure() -> None:
+    graphs, kept, invalid = featurize_rows(["CCO", "C1CC", None, "[Se]", "CC"], "zinc")
+    assert kept == [0, 4] and len(graphs) == 2
+    assert [(row, smiles) for row, smiles, _ in invalid] == [(1, "C1CC"), (2, "None"), (3, "[Se]")]
+    assert "unclosed ring" in invalid[0][2] and invalid[1][2] == "missing SMILES"
+    assert "atom 0 (Se" in invalid[2][2]
+
+
+def test_an_empty_store_is_an_error() -> None:
+    with pytest.raises(ValueError, match="at least one valid molecule"):
+        GraphStore.collate([], [], np.zeros((0, 1)), [])
