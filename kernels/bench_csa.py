@@ -1,0 +1,481 @@
+"""Correctness check and benchmark of the fused chromatic attention kernel.
+
+Run from the repository root; needs torch and triton only (no RDKit, no jsonargparse)::
+
+    PYTHONPATH=. python kernels/bench_csa.py --check   # GPU correctness: run this first
+    PYTHONPATH=. python kernels/bench_csa.py           # the benchmark table (GPU)
+    PYTHONPATH=. python kernels/bench_csa.py --sweep   # tile shapes, to choose defaults (GPU)
+    TRITON_INTERPRET=1 PYTHONPATH=. python kernels/bench_csa.py --tiny   # CPU, interpreter
+
+``--check`` compares the kernel with the PyTorch reference
+(:func:`cgt.nn.functional.chromatic_attention`, in fp32) on fresh random inputs,
+forward and all five gradients, with every output buffer poisoned (NaN) before
+the launch, fp32 / fp16 / bf16, with and without dropout (the reference is fed
+:func:`cgt.kernels.dropout_mask`), checks that gradients are bitwise repeatable,
+and checks int64 offsets on a batch whose pair tensors exceed 2³¹ elements.
+
+The benchmark prints, for forward and forward+backward: the median time, the peak
+memory above the inputs and the bytes saved for the backward (tensors autograd
+keeps, the inputs excluded) of (a) the kernel, (b) the eager reference, (c) the
+reference under ``torch.compile``; on ZINC-like batches (graph sizes drawn from the
+12k subset's size distribution) and on graphs of 128 and 512 nodes; plus the
+kernel's achieved bandwidth for the bytes it must move, against a device-to-device
+copy measured in the same run. ``--tiny`` runs the check and the table at tiny
+sizes (correctness only: CPU timings of the interpreter mean nothing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import math
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+HERE = Path(__file__).resolve().parent
+
+
+def _import_kernels():
+    """``cgt.kernels``, also from a source checkout where cgt is not installed."""
+    try:
+        return importlib.import_module("cgt.kernels")
+    except ModuleNotFoundError as error:
+        if error.name != "cgt.kernels":
+            raise
+    # PYTHONPATH=. makes cgt importable, but kernels/ is mapped to cgt.kernels only by
+    # the installed package: map it here.
+    spec = importlib.util.spec_from_file_location(
+        "cgt.kernels", HERE / "__init__.py", submodule_search_locations=[str(HERE)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["cgt.kernels"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+kernels = _import_kernels()
+_buffers = importlib.import_module("cgt.kernels._buffers")
+from cgt.nn.functional import chromatic_attention as reference  # noqa: E402
+
+#: Heavy-atom counts of the 12,000 molecules of ZINC 12k (train + val + test), counted
+#: with RDKit from cgt/data/files/zinc/zinc12k.csv.gz (mean 23.16 atoms); a test
+#: recounts them.
+ZINC_SIZE_COUNTS = {
+    9: 3, 10: 11, 11: 34, 12: 55, 13: 86, 14: 140, 15: 214, 16: 293, 17: 395, 18: 548,
+    19: 707, 20: 854, 21: 977, 22: 875, 23: 1045, 24: 1132, 25: 1102, 26: 952, 27: 748,
+    28: 511, 29: 351, 30: 287, 31: 228, 32: 182, 33: 111, 34: 86, 35: 50, 36: 20, 37: 3,
+}  # fmt: skip
+
+NAMES = ("y", "dq", "dk", "dv", "dpair_att", "dpair_val")
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+#: Norm-wise relative error allowed against the fp32 reference, per input dtype.
+TOLERANCE = {torch.float32: 1e-4, torch.float16: 1e-2, torch.bfloat16: 2e-2}
+
+
+# ----------------------------------------------------------------------------------
+# Inputs
+# ----------------------------------------------------------------------------------
+
+
+def zinc_sizes(num_graphs: int, generator: torch.Generator) -> list[int]:
+    """Graph sizes drawn from ZINC 12k's size distribution."""
+    sizes = torch.tensor(list(ZINC_SIZE_COUNTS))
+    weights = torch.tensor(list(ZINC_SIZE_COUNTS.values()), dtype=torch.float)
+    draw = torch.multinomial(weights, num_graphs, replacement=True, generator=generator)
+    return sizes[draw].tolist()
+
+
+def make_inputs(
+    sizes: list[int], channels: int, dtype: torch.dtype, device: str, seed: int = 0
+) -> tuple[list[Tensor], Tensor, Tensor]:
+    """q, k, v [N, C], pair_att, pair_val [P, C] (requiring grad), ptr and an upstream dy."""
+    gen = torch.Generator(device=device).manual_seed(seed)
+    num_nodes, num_pairs = sum(sizes), sum(n * n for n in sizes)
+
+    def randn(rows: int) -> Tensor:
+        return torch.randn(rows, channels, generator=gen, device=device).to(dtype)
+
+    tensors = [randn(num_nodes) for _ in range(3)] + [randn(num_pairs) for _ in range(2)]
+    ptr = torch.tensor([0, *torch.tensor(sizes, dtype=torch.long).cumsum(0).tolist()])
+    dy = randn(num_nodes)
+    return [t.requires_grad_() for t in tensors], ptr.to(device), dy
+
+
+@contextmanager
+def poisoned_buffers():
+    """Every buffer the kernels allocate starts as NaN (True for bool masks)."""
+    original = _buffers.empty
+
+    def poisoned(shape, dtype, device):
+        return torch.full(shape, True if dtype == torch.bool else math.nan, dtype=dtype,
+                          device=device)  # fmt: skip
+
+    _buffers.empty = poisoned
+    try:
+        yield
+    finally:
+        _buffers.empty = original
+
+
+def rel_err(actual: Tensor, expected: Tensor) -> float:
+    actual, expected = actual.double(), expected.double()
+    return ((actual - expected).norm() / expected.norm().clamp_min(1e-30)).item()
+
+
+def no_grad_call(fn: Callable[[], Tensor]) -> Tensor:
+    with torch.no_grad():
+        return fn()
+
+
+def forward_backward(fn: Callable, inputs: list[Tensor], dy: Tensor, *args, **kwargs):
+    y = fn(*inputs, *args, **kwargs)
+    return (y, *torch.autograd.grad(y, inputs, dy))
+
+
+# ----------------------------------------------------------------------------------
+# Correctness check
+# ----------------------------------------------------------------------------------
+
+
+@dataclass
+class CheckCase:
+    name: str
+    sizes: list[int]
+    channels: int
+    heads: int
+    dropout_p: float = 0.0
+    options: dict = field(default_factory=dict)
+
+
+def check_cases(tiny: bool, generator: torch.Generator) -> list[CheckCase]:
+    if tiny:
+        return [
+            CheckCase("tiny", [1, 2, 17, 37], 8, 2, options=dict(block_m=16, block_n=8)),
+            CheckCase("tiny dropout", [3, 20], 8, 2, 0.5, dict(block_n=8)),
+            CheckCase("tiny 3 heads", [9, 1, 12], 12, 3, options=dict(block_m=8, block_n=8)),
+        ]
+    mixed = [1, 2, 17, 37, 70, 5, 128, 300]
+    zinc = zinc_sizes(128, generator)
+    return [
+        CheckCase("mixed", mixed, 64, 8),
+        CheckCase("mixed dropout", mixed, 64, 8, 0.5),
+        CheckCase("zinc-128", zinc, 64, 8),
+        CheckCase("zinc-128 dropout", zinc, 64, 8, 0.5),
+        CheckCase("C=48 H=3", [3, 40, 1, 90], 48, 3),
+        CheckCase("C=36 H=6 (d=6)", [3, 40, 1, 90], 36, 6, 0.3),
+        CheckCase(
+            "32x16 tile, 8 heads",
+            mixed,
+            64,
+            8,
+            0.5,
+            dict(block_m=32, block_n=16, heads_per_program=8, num_warps=8),
+        ),  # fmt: skip
+        CheckCase(
+            "8x8 tile, 1 head",
+            mixed,
+            64,
+            8,
+            options=dict(block_m=8, block_n=8, heads_per_program=1),
+        ),  # fmt: skip
+    ]
+
+
+def check_case(case: CheckCase, dtype: torch.dtype, device: str) -> bool:
+    inputs, ptr, dy = make_inputs(case.sizes, case.channels, dtype, device)
+    seed = 1234
+    kwargs = dict(dropout_p=case.dropout_p, seed=seed, **case.options)
+    with poisoned_buffers():
+        ours = forward_backward(kernels.chromatic_attention, inputs, dy, ptr, case.heads, **kwargs)
+    again = forward_backward(kernels.chromatic_attention, inputs, dy, ptr, case.heads, **kwargs)
+    repeatable = all(torch.equal(a, b) for a, b in zip(ours, again, strict=True))
+    wide = [t.detach().float().requires_grad_() for t in inputs]
+    mask = dropout_mask_or_none(ptr, case.dropout_p, seed)
+    expected = forward_backward(
+        reference, wide, dy.float(), ptr, case.heads, case.dropout_p, dropout_mask=mask
+    )
+    errors = [rel_err(a, b) for a, b in zip(ours, expected, strict=True)]
+    ok = repeatable and all(e <= TOLERANCE[dtype] for e in errors)
+    ok = ok and all(a.dtype == dtype for a in ours)
+    dtype_name = str(dtype).removeprefix("torch.")
+    worst = max(zip(errors, NAMES, strict=True))
+    print(f"{'PASS' if ok else 'FAIL'}  {case.name:<22} {dtype_name:<9} "
+          f"N={sum(case.sizes):<6} worst rel. err {worst[0]:.1e} ({worst[1]}), "
+          f"tolerance {TOLERANCE[dtype]:.0e}, bitwise repeatable: {repeatable}")  # fmt: skip
+    if not ok:
+        print("      " + ", ".join(f"{n} {e:.2e}" for n, e in zip(NAMES, errors, strict=True)))
+    return ok
+
+
+def dropout_mask_or_none(ptr: Tensor, p: float, seed: int) -> Tensor | None:
+    return kernels.dropout_mask(ptr, p, seed) if p > 0.0 else None
+
+
+def check_int64_offsets(device: str) -> bool:
+    """A graph whose pairs span more than 2³¹ elements, then a small graph after it."""
+    big, small, channels, heads, dtype = 5800, 20, 64, 8, torch.bfloat16
+    assert big * big * channels > 2**31
+    inputs, ptr, dy = make_inputs([big, small], channels, dtype, device, seed=5)
+    with poisoned_buffers():
+        ours = forward_backward(kernels.chromatic_attention, inputs, dy, ptr, heads)
+    # The small graph alone, through the reference: its rows and pairs sit past 2³¹.
+    tail = [t[big:] if t.shape[0] == big + small else t[big * big :] for t in inputs]
+    tail = [t.detach().float().requires_grad_() for t in tail]
+    expected = forward_backward(
+        reference, tail, dy[big:].float(), torch.tensor([0, small], device=device), heads
+    )
+    ours_tail = [t[big:] if t.shape[0] == big + small else t[big * big :] for t in ours]
+    errors = [rel_err(a, b) for a, b in zip(ours_tail, expected, strict=True)]
+    # Last rows of the big graph, whose pair offsets are also past 2³¹ elements.
+    rows = torch.arange(big - 3, big, device=device)
+    q, k, v, att, val = (t.detach().float() for t in inputs)
+    d = channels // heads
+    score = (q[rows].view(3, 1, heads, d) * k[:big].view(1, big, heads, d)).sum(-1) / d**0.5
+    pairs = rows[:, None] * big + torch.arange(big, device=device)
+    logits = score.repeat_interleave(d, -1) + att[pairs]
+    y_rows = (logits.softmax(1) * (v[:big][None] + val[pairs])).sum(1)
+    errors.append(rel_err(ours[0][rows], y_rows))
+    finite = all(torch.isfinite(t).all().item() for t in ours)
+    ok = finite and all(e <= TOLERANCE[dtype] for e in errors)
+    print(f"{'PASS' if ok else 'FAIL'}  int64 offsets          bfloat16  "
+          f"n={big}+{small}, P·C = {(big * big + small * small) * channels:.3g} > 2^31: "
+          f"worst rel. err {max(errors):.1e}, all finite: {finite}")  # fmt: skip
+    return ok
+
+
+def run_check(device: str, tiny: bool, dtypes: list[str]) -> bool:
+    generator = torch.Generator().manual_seed(0)
+    print(f"# correctness on {device_name(device)}: kernel vs fp32 reference, outputs "
+          "poisoned with NaN before each launch")  # fmt: skip
+    ok = True
+    for case in check_cases(tiny, generator):
+        for dtype in dtypes:
+            ok &= check_case(case, DTYPES[dtype], device)
+    if not tiny:
+        ok &= check_int64_offsets(device)
+    print("# check", "PASSED" if ok else "FAILED")
+    return ok
+
+
+# ----------------------------------------------------------------------------------
+# Benchmark
+# ----------------------------------------------------------------------------------
+
+
+def device_name(device: str) -> str:
+    if device == "cuda":
+        return f"{torch.cuda.get_device_name()} (torch {torch.__version__})"
+    return "CPU (Triton interpreter)"
+
+
+def bench_cases(tiny: bool, generator: torch.Generator) -> dict[str, list[int]]:
+    if tiny:
+        return {"zinc-1": zinc_sizes(1, generator)}
+    return {
+        "zinc-32": zinc_sizes(32, generator),
+        "zinc-128": zinc_sizes(128, generator),
+        "zinc-1024": zinc_sizes(1024, generator),
+        "n128": [128] * 64,
+        "n512": [512] * 8,
+    }
+
+
+def median_ms(fn: Callable[[], object], device: str) -> float:
+    if device == "cuda":
+        import triton.testing
+
+        return triton.testing.do_bench(fn, warmup=25, rep=100, return_mode="median")
+    times = []  # CPU (interpreter): one run, the number only shows the code path works
+    for _ in range(1):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def peak_bytes(fn: Callable[[], object], device: str) -> float:
+    """Peak memory allocated while ``fn`` runs, above what was allocated before."""
+    if device != "cuda":
+        return math.nan
+    torch.cuda.synchronize()
+    before = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    fn()
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated() - before
+
+
+def saved_bytes(fn: Callable[[], Tensor], inputs: list[Tensor]) -> int:
+    """Bytes of the tensors autograd keeps for the backward, the inputs' storage excluded."""
+    excluded = {t.untyped_storage().data_ptr() for t in inputs}
+    seen: dict[int, int] = {}
+
+    def pack(tensor: Tensor) -> Tensor:
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in excluded:
+            seen[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        y = fn()
+    del y
+    return sum(seen.values())
+
+
+def copy_bandwidth(device: str) -> float:
+    """Bytes per second of a device-to-device copy (read + write) of 1 GiB."""
+    if device != "cuda":
+        return math.nan
+    src = torch.empty(2**28, dtype=torch.float32, device=device)
+    dst = torch.empty_like(src)
+    ms = median_ms(lambda: dst.copy_(src), device)
+    return 2 * src.nbytes / (ms * 1e-3)
+
+
+def kernel_bytes(sizes: list[int], channels: int, dtype: torch.dtype) -> tuple[int, int]:
+    """Bytes the kernel must move: (forward, backward), each input read once."""
+    item = torch.empty((), dtype=dtype).element_size()
+    nodes, pairs = sum(sizes) * channels, sum(n * n for n in sizes) * channels
+    forward = (3 * nodes + 2 * pairs + nodes) * item + 4 * nodes  # q k v E_att E_val -> y, lse
+    backward = (5 * nodes + 2 * pairs + 3 * nodes + 2 * pairs) * item + 4 * nodes
+    return forward, backward
+
+
+@dataclass
+class Impl:
+    name: str
+    fn: Callable
+    kwargs: dict
+
+
+def run_bench(device: str, tiny: bool, dtypes: list[str], cases: list[str] | None,
+              compile_backend: str | None) -> None:  # fmt: skip
+    channels, heads = (8, 2) if tiny else (64, 8)
+    generator = torch.Generator().manual_seed(0)
+    all_cases = bench_cases(tiny, generator)
+    copy = copy_bandwidth(device)
+    print(f"# benchmark on {device_name(device)}, C={channels}, {heads} heads; "
+          f"device-to-device copy: {copy / 1e9:.0f} GB/s")  # fmt: skip
+    print(
+        "# time: median ms; peak: MB above the inputs; saved: MB kept for the backward "
+        "(inputs excluded); GB/s and % copy: kernel bytes that must move / time"
+    )
+    header = (f"{'case':<10} {'dtype':<5} {'impl':<16} {'N':>6} {'P':>9} {'fwd ms':>8} "
+              f"{'f+b ms':>8} {'fwd peak':>9} {'f+b peak':>9} {'saved':>8} {'GB/s f':>7} "
+              f"{'GB/s f+b':>8} {'% copy':>7}")  # fmt: skip
+    print(header)
+    compiled = None
+    if compile_backend is not None:
+        compiled = torch.compile(reference, backend=compile_backend)
+    for case in cases or list(all_cases):
+        sizes = all_cases[case]
+        for dtype_name in dtypes:
+            dtype = DTYPES[dtype_name]
+            inputs, ptr, dy = make_inputs(sizes, channels, dtype, device)
+            impls = [
+                Impl("kernel", kernels.chromatic_attention, {}),
+                Impl("kernel p=0.5", kernels.chromatic_attention, dict(dropout_p=0.5)),
+                Impl("eager", reference, {}),
+            ]
+            if compiled is not None:
+                impls.append(Impl(f"compiled ({compile_backend})", compiled, {}))
+            fwd_bytes, bwd_bytes = kernel_bytes(sizes, channels, dtype)
+            results = {}
+            for impl in impls:
+                call = partial(impl.fn, *inputs, ptr, heads, **impl.kwargs)
+                fwd = partial(no_grad_call, call)
+                fwd_bwd = partial(forward_backward, impl.fn, inputs, dy, ptr, heads, **impl.kwargs)
+                fwd_bwd()  # warm-up (compilation)
+                row = dict(
+                    fwd=median_ms(fwd, device), fb=median_ms(fwd_bwd, device),
+                    fwd_peak=peak_bytes(fwd, device), fb_peak=peak_bytes(fwd_bwd, device),
+                    saved=saved_bytes(call, inputs),
+                )  # fmt: skip
+                results[impl.name] = row
+                is_kernel = impl.fn is kernels.chromatic_attention
+                bandwidth = "-".rjust(7) + "-".rjust(9) + "-".rjust(8)
+                if is_kernel:
+                    gbs_f = fwd_bytes / (row["fwd"] * 1e6)
+                    gbs_fb = (fwd_bytes + bwd_bytes) / (row["fb"] * 1e6)
+                    bandwidth = f"{gbs_f:>7.0f} {gbs_fb:>8.0f} {100 * gbs_fb * 1e9 / copy:>6.0f}%"
+                print(f"{case:<10} {dtype_name:<5} {impl.name:<16} {sum(sizes):>6} "
+                      f"{sum(n * n for n in sizes):>9} {row['fwd']:>8.3f} {row['fb']:>8.3f} "
+                      f"{row['fwd_peak'] / 1e6:>9.1f} {row['fb_peak'] / 1e6:>9.1f} "
+                      f"{row['saved'] / 1e6:>8.2f} {bandwidth}")  # fmt: skip
+            ours, eager = results["kernel"], results["eager"]
+            saved = ours["saved"] / max(eager["saved"], 1)
+            summary = (f"  -> f+b speed-up vs eager {eager['fb'] / ours['fb']:.1f}x; saved "
+                       f"for backward {saved:.3f} of eager's")  # fmt: skip
+            if compiled is not None:
+                other = results[f"compiled ({compile_backend})"]
+                summary += f"; f+b speed-up vs compiled {other['fb'] / ours['fb']:.1f}x"
+            print(summary)
+
+
+def run_sweep(device: str, dtypes: list[str]) -> None:
+    """Forward and forward+backward time of a few tile shapes (GPU)."""
+    configs = [
+        (16, 8, 2, 4), (8, 8, 2, 4), (8, 16, 2, 4), (16, 8, 1, 4), (32, 8, 1, 4),
+        (16, 8, 4, 8), (16, 16, 2, 8), (32, 8, 2, 8), (16, 8, 8, 8), (32, 16, 8, 8),
+    ]  # fmt: skip
+    generator = torch.Generator().manual_seed(0)
+    cases = {"zinc-128": zinc_sizes(128, generator), "n512": [512] * 8}
+    print(f"# tile sweep on {device_name(device)}, C=64, 8 heads (block_m, block_n, "
+          "heads_per_program, num_warps)")  # fmt: skip
+    print(f"{'case':<9} {'dtype':<5} {'tile':<16} {'fwd ms':>8} {'f+b ms':>8}")
+    for case, sizes in cases.items():
+        for dtype_name in dtypes:
+            inputs, ptr, dy = make_inputs(sizes, 64, DTYPES[dtype_name], device)
+            for block_m, block_n, hpp, warps in configs:
+                options = dict(block_m=block_m, block_n=block_n, heads_per_program=hpp,
+                               num_warps=warps)  # fmt: skip
+                fn = kernels.chromatic_attention
+                fwd = partial(no_grad_call, partial(fn, *inputs, ptr, 8, **options))
+                fwd_bwd = partial(forward_backward, fn, inputs, dy, ptr, 8, **options)
+                tile = f"{block_m}x{block_n} h{hpp} w{warps}"
+                print(f"{case:<9} {dtype_name:<5} {tile:<16} {median_ms(fwd, device):>8.3f} "
+                      f"{median_ms(fwd_bwd, device):>8.3f}")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true", help="GPU correctness check only")
+    mode.add_argument("--tiny", action="store_true", help="check + table at tiny sizes (CPU)")
+    mode.add_argument("--sweep", action="store_true", help="time a few tile shapes")
+    parser.add_argument("--cases", nargs="+", help="benchmark cases (default: all)")
+    parser.add_argument("--dtypes", nargs="+", choices=list(DTYPES), help="default: fp32 bf16")
+    parser.add_argument("--no-compile", action="store_true", help="skip torch.compile rows")
+    args = parser.parse_args(argv)
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if args.tiny:
+        # The interpreter has no bf16; "eager" compiles nothing but runs torch.compile's path.
+        dtypes = args.dtypes or ["fp32", "fp16"]
+        ok = run_check(device, tiny=True, dtypes=dtypes)
+        run_bench(device, True, ["fp32"], None, None if args.no_compile else "eager")
+        return 0 if ok else 1
+    if device != "cuda":
+        parser.error("needs a CUDA GPU (use --tiny under TRITON_INTERPRET=1 on CPU)")
+    if args.check:
+        return 0 if run_check(device, False, args.dtypes or ["fp32", "bf16", "fp16"]) else 1
+    dtypes = args.dtypes or ["fp32", "bf16"]
+    if args.sweep:
+        run_sweep(device, dtypes)
+        return 0
+    run_bench(device, False, dtypes, args.cases, None if args.no_compile else "inductor")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
