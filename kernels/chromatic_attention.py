@@ -52,12 +52,18 @@ Limits
   keys ``ceil(n / BLOCK_N)`` times, so very large graphs are not its target.
 - The channel count must be divisible by ``heads``; the head size is padded to a
   power of two inside the kernel (masked), so any head size works.
+- Building the table of programs for a new ``ptr`` copies a few totals to the host
+  (one synchronisation); it is reused while the same ``ptr`` tensor comes back
+  unmodified (the layers of a model and their backward), but it makes the first
+  call of a batch impossible to capture in a CUDA graph.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import weakref
 from dataclasses import dataclass
 
 import torch
@@ -185,7 +191,7 @@ def _block_table(sizes: Tensor, block: int, total: int) -> tuple[Tensor, Tensor]
     return graph.to(torch.int32), start.to(torch.int32)
 
 
-def _layout(ptr: Tensor, num_nodes: int, num_pairs: int, blocks: _Blocks) -> _Layout:
+def _build_layout(ptr: Tensor, num_nodes: int, num_pairs: int, blocks: _Blocks) -> _Layout:
     """Validates ``ptr`` against the node and pair counts and builds the block tables.
 
     One device-to-host copy: the totals that size the grids and the checks.
@@ -227,6 +233,24 @@ def _layout(ptr: Tensor, num_nodes: int, num_pairs: int, blocks: _Blocks) -> _La
     return _Layout(
         ptr, pair_ptr, part_ptr, query_graph, query_start, key_graph, key_start, num_part
     )
+
+
+#: The last layout built, keyed by its ``ptr`` tensor (a weak reference, its version
+#: counter and the sizes), so the layers of a model, which share one ``ptr``, and
+#: their backward build the tables and synchronise with the device once per batch.
+_LAST_LAYOUT: list[tuple[weakref.ref, tuple, _Layout]] = []
+
+
+def _layout(ptr: Tensor, num_nodes: int, num_pairs: int, blocks: _Blocks) -> _Layout:
+    """:func:`_build_layout`, reused while ``ptr`` is the same unmodified tensor."""
+    key = (ptr._version, num_nodes, num_pairs, blocks.block_m, blocks.block_n)
+    if _LAST_LAYOUT:
+        ref, last_key, layout = _LAST_LAYOUT[0]
+        if ref() is ptr and last_key == key:
+            return layout
+    layout = _build_layout(ptr, num_nodes, num_pairs, blocks)
+    _LAST_LAYOUT[:] = [(weakref.ref(ptr), key, layout)]
+    return layout
 
 
 # ----------------------------------------------------------------------------------
@@ -439,6 +463,11 @@ def _dq_reduce_kernel(
 # ----------------------------------------------------------------------------------
 
 
+def _device_of(tensor: Tensor):
+    """Makes the tensor's GPU the current one while kernels launch (Triton uses it)."""
+    return torch.cuda.device(tensor.device) if tensor.is_cuda else contextlib.nullcontext()
+
+
 def _constexprs(channels: int, heads: int, blocks: _Blocks) -> dict:
     return dict(
         C=channels,
@@ -520,7 +549,8 @@ def _fwd_op(
 ) -> tuple[Tensor, Tensor]:  # fmt: skip
     """Returns ``(y [N, C] in q's dtype, lse [N, C] fp32)``."""
     blocks = _blocks(q.shape[1], heads, block_m, block_n, heads_per_program, num_warps)
-    return _forward(q, k, v, pair_att, pair_val, ptr, heads, dropout_p, seed, blocks)
+    with _device_of(q):
+        return _forward(q, k, v, pair_att, pair_val, ptr, heads, dropout_p, seed, blocks)
 
 
 @_fwd_op.register_fake
@@ -536,9 +566,11 @@ def _bwd_op(
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:  # fmt: skip
     """Returns ``(dq, dk, dv, dpair_att, dpair_val)``."""
     blocks = _blocks(q.shape[1], heads, block_m, block_n, heads_per_program, num_warps)
-    return _backward(
-        dy.contiguous(), q, k, v, pair_att, pair_val, ptr, y, lse, heads, dropout_p, seed, blocks
-    )
+    with _device_of(q):
+        return _backward(
+            dy.contiguous(), q, k, v, pair_att, pair_val, ptr, y, lse, heads, dropout_p, seed,
+            blocks,
+        )  # fmt: skip
 
 
 @_bwd_op.register_fake

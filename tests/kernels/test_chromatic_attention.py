@@ -154,3 +154,19 @@ def test_bad_inputs_get_clear_errors():
         chromatic_attention(*inputs[:4], inputs[4].double(), ptr, 2)
     with pytest.raises(ValueError, match="block_n must be a power of two"):
         chromatic_attention(*inputs, ptr, 2, block_n=12)
+
+
+def test_layers_sharing_ptr_build_the_block_tables_once(monkeypatch):
+    module = importlib.import_module("cgt.kernels.chromatic_attention")
+    builds = []
+    build = module._build_layout
+    monkeypatch.setattr(module, "_build_layout", lambda *a: builds.append(1) or build(*a))
+    inputs, ptr = packed_inputs([3, 4], 4)
+    y = chromatic_attention(*inputs, ptr, 2)
+    y = chromatic_attention(y, *inputs[1:], ptr, 2)  # a second layer, same batch
+    y.sum().backward()
+    assert len(builds) == 1
+    ptr[1:] = torch.tensor([4, 7])  # modified in place: rebuilt (and validated)
+    chromatic_attention(*inputs, ptr, 2)
+    chromatic_attention(*inputs, ptr.clone(), 2)
+    assert len(builds) == 3
