@@ -108,26 +108,33 @@ def chromatic_attention(
     head_dim = channels // heads
     row, col = index.row, index.col
 
-    scores = (q[row].view(-1, heads, head_dim) * k[col].view(-1, heads, head_dim)).sum(-1)
-    logits = scores.repeat_interleave(head_dim, dim=1) / math.sqrt(head_dim) + pair_att
+    # Logits a = s + E_att with s the per-head score broadcast over the head's channels.
+    # q is scaled before the gather (N·C work instead of P·C); index_select's backward is
+    # a plain index_add, cheaper than advanced indexing's accumulate.
+    q_rows = (q / math.sqrt(head_dim)).index_select(0, row).view(-1, heads, head_dim)
+    scores = (q_rows * k.index_select(0, col).view(-1, heads, head_dim)).sum(-1)
+    logits = (pair_att.view(-1, heads, head_dim) + scores[:, :, None]).view(-1, channels)
 
     # Softmax over j per (row i, channel), in fp32 at least. Subtracting the row
     # maximum (a constant per row) changes nothing mathematically, so it is detached.
     compute_dtype = torch.promote_types(logits.dtype, torch.float32)
     logits = logits.to(compute_dtype)
-    row_max = torch.full((num_nodes, channels), -math.inf, dtype=compute_dtype, device=q.device)
-    row_max = row_max.scatter_reduce(0, row[:, None].expand_as(logits), logits.detach(), "amax")
-    weights = torch.exp(logits - row_max[row])
-    norm = torch.zeros_like(row_max).index_add(0, row, weights)
-    alpha = weights / norm[row]
+    with torch.no_grad():
+        row_max = torch.full((num_nodes, channels), -math.inf, dtype=compute_dtype, device=q.device)
+        row_max.scatter_reduce_(0, row[:, None].expand_as(logits), logits, "amax")
+        shift = row_max.index_select(0, row)
+    weights = torch.exp(logits - shift)
+    norm = weights.new_zeros(num_nodes, channels).index_add(0, row, weights)
 
+    # y_i = Σ_j (w_ij / norm_i) z_ij/(1-p) u_ij: the normaliser is applied after the sum
+    # (N·C divisions instead of P·C); dropout scales the numerator only (no renormalising).
+    terms = weights * (v.index_select(0, col) + pair_val).to(compute_dtype)
     if dropout_p > 0.0:
         if dropout_mask is None:
             dropout_mask = torch.rand(num_pairs, device=q.device) >= dropout_p
-        alpha = alpha * (dropout_mask.to(compute_dtype) / (1.0 - dropout_p))[:, None]
+        terms = terms * (dropout_mask.to(compute_dtype) / (1.0 - dropout_p))[:, None]
     elif dropout_mask is not None:
         raise ValueError("dropout_mask was given but dropout_p is 0")
 
-    values = (v[col] + pair_val).to(compute_dtype)
-    out = torch.zeros_like(row_max).index_add(0, row, alpha * values)
+    out = terms.new_zeros(num_nodes, channels).index_add(0, row, terms) / norm
     return out.to(q.dtype)
