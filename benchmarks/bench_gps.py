@@ -10,19 +10,22 @@ every forward pass (it is charged for them); the GPS random-walk encoding is com
 before timing, as GraphGPS does at dataset load time.
 
 Each model runs in its own process: ``--warmup`` untimed steps, then ``--batches`` timed
-steps; seconds per epoch = mean seconds per step x the number of training batches in an
-epoch (extrapolated, not a full epoch). Peak memory = the process's peak resident set
-during the timed steps (Linux ``VmHWM``, reset before timing), minus nothing: the table
-also shows the resident set before training (data and libraries loaded).
+steps; seconds per epoch = the median seconds per step (robust to other processes sharing
+the CPU) x the number of training batches in an epoch (extrapolated, not a full epoch).
+Peak memory = the process's peak resident set during the timed steps (Linux ``VmHWM``,
+reset before timing); the table also shows the resident set before them (data, libraries
+and the model loaded).
 
     python benchmarks/bench_gps.py                # the table
     python benchmarks/bench_gps.py --batches 20   # quicker
+    python benchmarks/bench_gps.py --threads 1    # one CPU thread
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -79,8 +82,10 @@ def _memory_kib(field: str) -> int:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
-def run_one(name: str, batches: int, warmup: int) -> dict:
+def run_one(name: str, batches: int, warmup: int, threads: int | None) -> dict:
     """Times ``batches`` training steps of one model in this process."""
+    if threads:
+        torch.set_num_threads(threads)
     from cgt.data import ZINCDataModule, pair_features
     from cgt.model import CGT
 
@@ -115,10 +120,12 @@ def run_one(name: str, batches: int, warmup: int) -> dict:
     rss_before = _memory_kib("VmRSS")
     with open("/proc/self/clear_refs", "w") as refs:
         refs.write("5")  # resets VmHWM (peak RSS) to the current RSS
-    start = time.perf_counter()
+    times = []
     for batch in loaded[warmup:]:
+        start = time.perf_counter()
         step(batch)
-    seconds = (time.perf_counter() - start) / batches
+        times.append(time.perf_counter() - start)
+    seconds = statistics.median(times)
     return {
         "model": name,
         "parameters": sum(p.numel() for p in model.parameters()),
@@ -135,24 +142,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=40, help="timed steps per model")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps per model")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--only", choices=MODELS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.only:
-        print(json.dumps(run_one(args.only, args.batches, args.warmup)))
+        print(json.dumps(run_one(args.only, args.batches, args.warmup, args.threads)))
         return
     rows = []
     for name in MODELS:
         command = [sys.executable, __file__, "--only", name]
         command += ["--batches", str(args.batches), "--warmup", str(args.warmup)]
+        command += ["--threads", str(args.threads)] if args.threads else []
         result = subprocess.run(command, check=True, capture_output=True, text=True)
         rows.append(json.loads(result.stdout.strip().splitlines()[-1]))
     print(
-        f"ZINC-12k train, batch 32, width 64, 10 layers, 8 heads; {args.batches} timed steps "
-        f"after {args.warmup} warm-up steps, extrapolated to {rows[0]['steps_per_epoch']} "
-        f"steps/epoch; torch {torch.__version__}, {rows[0]['threads']} threads"
+        f"ZINC-12k train, batch 32, width 64, 10 layers, 8 heads; median of {args.batches} "
+        f"timed steps after {args.warmup} warm-up steps, extrapolated to "
+        f"{rows[0]['steps_per_epoch']} steps/epoch; torch {torch.__version__}, "
+        f"{rows[0]['threads']} threads"
     )
     print(
-        "| model | parameters | s/step | s/epoch (extrapolated) "
+        "| model | parameters | s/step (median) | s/epoch (extrapolated) "
         "| RSS before (MiB) | peak RSS (MiB) |"
     )
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
