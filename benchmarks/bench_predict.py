@@ -1,0 +1,169 @@
+"""Prediction throughput on this CPU: ZINC-full test SMILES through the zinc.yaml model.
+
+    .venv/bin/python benchmarks/bench_predict.py [--zinc-full PATH] [--batch-sizes 256]
+
+Reads the 5,000 test SMILES of ZINC-full (``--zinc-full``, else ``$CGT_ZINC_FULL``, else
+``../shared/data/zinc/zinc_full.csv.gz`` beside the repository) and builds the model of
+``configs/zinc.yaml`` (the paper's ZINC CGT) with random weights: throughput does not depend
+on the weight values, so no trained checkpoint is needed.
+
+Prints, in molecules per second: featurizing alone (RDKit parsing, rings, ZINC atom types
+-> graphs); the model alone (collating, pair features, forward, on graphs featurized
+beforehand); ``CGTPredictor.predict`` end to end (SMILES in, DataFrame out). Then where the
+model's time goes on one batch: pair features, the two encoders, the CGT layers (and the
+chromatic attention inside them), the head. Each figure is the best of ``--repeats`` runs;
+the load average is printed because other processes on a shared machine slow every figure.
+Target (issue 5): >= 1,000 molecules/s end to end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Callable
+from importlib.resources import files
+from pathlib import Path
+
+import pandas as pd
+import torch
+import yaml
+from torch_geometric.data import Batch
+
+from cgt.data import pair_features
+from cgt.inference import CGTPredictor
+from cgt.model import CGT
+from cgt.nn.functional import chromatic_attention
+from cgt.system import CGTModule
+
+DEFAULT_ZINC_FULL = Path(__file__).resolve().parents[2] / "shared/data/zinc/zinc_full.csv.gz"
+
+
+def zinc_full_test_smiles(path: Path) -> list[str]:
+    """The SMILES of the 5,000-molecule test split of ZINC-full, in file order."""
+    if not path.is_file():
+        raise SystemExit(
+            f"ZINC-full not found at {path}: pass --zinc-full PATH or set CGT_ZINC_FULL to "
+            "zinc_full.csv.gz (columns split,pyg_idx,smiles,y; see cgt/data/files/zinc/README.md)"
+        )
+    table = pd.read_csv(path, usecols=["split", "smiles"])
+    return table.loc[table["split"] == "test", "smiles"].tolist()
+
+
+def zinc_yaml_predictor() -> tuple[CGTPredictor, int]:
+    """A predictor around a randomly initialised model of ``configs/zinc.yaml``."""
+    config = yaml.safe_load((files("cgt.configs") / "zinc.yaml").read_text())
+    torch.manual_seed(0)
+    module = CGTModule(**config["model"])
+    predictor = CGTPredictor(module.model, "zinc", ["y"], "regression", [0.0], [1.0])
+    return predictor, module.num_parameters
+
+
+def best_time(run: Callable[[], object], repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@torch.inference_mode()
+def stage_times(model: CGT, batch: Batch, repeats: int) -> dict[str, float]:
+    """Seconds per stage of ``CGT.forward`` on one batch (same steps as the model's forward)."""
+    features = pair_features(batch, model.steps)
+    x = model.node_encoder(batch.atom_type, features.landing)
+    pair_att, pair_val = model.pair_encoder(features)
+    layer = model.layers[0].attention
+    q, k, v = layer.q_proj(x), layer.k_proj(x), layer.v_proj(x)
+
+    def layers() -> None:
+        h = x
+        for block in model.layers:
+            h = block(h, pair_att, pair_val, batch.ptr)
+
+    def attention() -> None:
+        for _ in model.layers:
+            chromatic_attention(q, k, v, pair_att, pair_val, batch.ptr, layer.heads)
+
+    return {
+        "pair features": best_time(lambda: pair_features(batch, model.steps), repeats),
+        "node + pair encoders": best_time(
+            lambda: (
+                model.node_encoder(batch.atom_type, features.landing),
+                model.pair_encoder(features),
+            ),
+            repeats,
+        ),
+        f"{len(model.layers)} CGT layers": best_time(layers, repeats),
+        "  of which chromatic attention": best_time(attention, repeats),
+        "head": best_time(lambda: model.head(x, batch.batch, batch.num_graphs), repeats),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--zinc-full",
+        type=Path,
+        default=Path(os.environ.get("CGT_ZINC_FULL", DEFAULT_ZINC_FULL)),
+        help="zinc_full.csv.gz (default: $CGT_ZINC_FULL or ../shared/data/zinc/)",
+    )
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[256])
+    parser.add_argument("--molecules", type=int, default=None, help="first N only")
+    parser.add_argument("--repeats", type=int, default=1)
+    args = parser.parse_args()
+
+    load_before = os.getloadavg()
+    smiles = zinc_full_test_smiles(args.zinc_full)[: args.molecules]
+    predictor, num_parameters = zinc_yaml_predictor()
+    count = len(smiles)
+    print(
+        f"{count} ZINC-full test molecules, zinc.yaml model ({num_parameters:,} parameters, "
+        f"random weights), torch {torch.__version__}, {torch.get_num_threads()} threads"
+    )
+
+    graphs = predictor.featurize(smiles).graphs
+    if len(graphs) != count:
+        raise SystemExit(f"only {len(graphs)} of {count} molecules featurize")
+    featurize = best_time(lambda: predictor.featurize(smiles), args.repeats)
+
+    rows = []
+    for batch_size in args.batch_sizes:
+
+        def model_only(batch_size: int = batch_size) -> None:
+            for start in range(0, count, batch_size):
+                predictor.forward(Batch.from_data_list(graphs[start : start + batch_size]))
+
+        model = best_time(model_only, args.repeats)
+        end_to_end = best_time(
+            lambda batch_size=batch_size: predictor.predict(smiles, batch_size=batch_size),
+            args.repeats,
+        )
+        rows.append((batch_size, featurize, model, end_to_end))
+
+    batch = Batch.from_data_list(graphs[: args.batch_sizes[0]])
+    stages = stage_times(predictor.model, batch, args.repeats)
+    print(f"load average before: {load_before}, after: {os.getloadavg()}")
+    print()
+    print("| batch | featurize (mol/s) | model (mol/s) | end to end (mol/s) | end to end (s) |")
+    print("| ---: | ---: | ---: | ---: | ---: |")
+    for batch_size, featurize_s, model_s, total_s in rows:
+        print(
+            f"| {batch_size} | {count / featurize_s:,.0f} | {count / model_s:,.0f} | "
+            f"{count / total_s:,.0f} | {total_s:.1f} |"
+        )
+    print()
+    print(
+        f"Model stages on one batch of {batch.num_graphs} molecules "
+        f"({batch.num_nodes} atoms, {int((batch.ptr.diff() ** 2).sum())} pairs):"
+    )
+    print()
+    print("| stage | seconds |")
+    print("| --- | ---: |")
+    for name, seconds in stages.items():
+        print(f"| {name} | {seconds:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
