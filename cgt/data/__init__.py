@@ -4,11 +4,11 @@
   featurizers by name (:func:`get_featurizer`: ``"zinc"``, ``"atom"``).
 - :func:`pair_features`: per-pair bond kind, random walks and rings of a packed batch.
 - :class:`ZINC`, :class:`CSVDataset`: cached datasets of graphs with targets;
-  :class:`ZINCDataModule`: Lightning batches of them.
+  :class:`ZINCDataModule`, :class:`CSVDataModule`: Lightning batches of them.
 """
 
 from cgt.data.csv_dataset import CSVDataset
-from cgt.data.datamodule import ZINCDataModule
+from cgt.data.datamodule import CSVDataModule, ZINCDataModule
 from cgt.data.encodings import PairFeatures, pair_features, random_walk_probabilities
 from cgt.data.featurize import SmilesParser, featurize_many, featurize_smiles, parse_smiles
 from cgt.data.featurizers import (
@@ -37,6 +37,7 @@ __all__ = [
     "ZINC_ATOM_TYPES",
     "ZINCDataModule",
     "CSVDataset",
+    "CSVDataModule",
     "GraphStore",
     "Featurizer",
     "MolGraph",

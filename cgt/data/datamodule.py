@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from pathlib import Path
 
+import pandas as pd
 import torch
 from lightning.pytorch import LightningDataModule
-from torch.utils.data import Dataset
+from torch import Tensor
+from torch.utils.data import Dataset, Subset
 from torch_geometric.loader import DataLoader
 
+from cgt.data.csv_dataset import CSVDataset
+from cgt.data.splits import SPLIT_NAMES, column_split, random_split, scaffold_split, split_counts
 from cgt.data.zinc import ZINC
 
-__all__ = ["ZINCDataModule"]
+__all__ = ["ZINCDataModule", "CSVDataModule", "TASKS", "SPLITS"]
+
+TASKS = ("regression", "classification")
+SPLITS = ("random", "scaffold", "column")
 
 
 class _MoleculeDataModule(LightningDataModule):
@@ -105,3 +114,149 @@ class ZINCDataModule(_MoleculeDataModule):
                 self.datasets[split] = ZINC(
                     split, self.subset, self.root, self._featurizer, self.path
                 )
+
+
+class CSVDataModule(_MoleculeDataModule):
+    """Batches of a user's CSV file, split into train/val/test.
+
+    Targets are yielded raw; for regression, :meth:`target_stats` gives the per-target
+    mean and std of the TRAIN split (missing values ignored), which the model applies.
+
+    Args:
+        path: the CSV file.
+        smiles_column: column holding the SMILES.
+        target_columns: numeric target columns; empty cells are missing targets.
+        task: ``"regression"``, or ``"classification"`` (binary, targets 0/1).
+        featurizer: ``"atom"`` (general) or ``"zinc"``.
+        split: ``"random"`` (seeded by ``data_seed``), ``"scaffold"`` (Bemis–Murcko
+            scaffold groups, deterministic; no scaffold in two splits) or ``"column"``.
+        split_column: for ``split="column"``, the column holding train/val/test per row.
+        split_sizes: train/val/test fractions for random and scaffold splits.
+        data_seed: seed of the random split.
+        batch_size: graphs per batch.
+        num_workers: DataLoader worker processes.
+        on_invalid: ``"raise"`` (one error listing every bad row) or ``"skip"``.
+        root: cache directory of processed files.
+        seed: seeds the training order.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        target_columns: Sequence[str] | str,
+        smiles_column: str = "smiles",
+        task: str = "regression",
+        featurizer: str = "atom",
+        split: str = "random",
+        split_column: str | None = None,
+        split_sizes: Sequence[float] = (0.8, 0.1, 0.1),
+        data_seed: int = 0,
+        batch_size: int = 32,
+        num_workers: int = 0,
+        on_invalid: str = "raise",
+        root: str | os.PathLike | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(batch_size, num_workers, seed)
+        if task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        if (split == "column") != (split_column is not None):
+            raise ValueError("split_column is needed with split='column', and only then")
+        split_counts(1, split_sizes)  # validates the fractions
+        self.path = Path(path)
+        self._target_names = [target_columns] if isinstance(target_columns, str) else list(
+            target_columns
+        )  # fmt: skip
+        if not self._target_names:
+            raise ValueError("target_columns must name at least one column")
+        self.smiles_column = smiles_column
+        self._task = task
+        self._featurizer = featurizer
+        self.split = split
+        self.split_column = split_column
+        self.split_sizes = tuple(split_sizes)
+        self.data_seed = data_seed
+        self.on_invalid = on_invalid
+        self.root = root
+
+    @property
+    def featurizer(self) -> str:
+        return self._featurizer
+
+    @property
+    def target_names(self) -> list[str]:
+        return list(self._target_names)
+
+    @property
+    def task(self) -> str:
+        return self._task
+
+    def setup(self, stage: str | None = None) -> None:
+        """Reads, featurizes (cached) and splits the file, once for every stage."""
+        if self.datasets:
+            return
+        dataset = CSVDataset(
+            self.path,
+            self.smiles_column,
+            self._target_names,
+            self._featurizer,
+            self.on_invalid,
+            self.root,
+        )
+        if self._task == "classification":
+            _check_binary(dataset, str(self.path))
+        if self.split == "random":
+            parts = random_split(len(dataset), self.split_sizes, self.data_seed)
+        elif self.split == "scaffold":
+            parts = scaffold_split(dataset.smiles, self.split_sizes)
+        else:
+            column = pd.read_csv(
+                self.path, usecols=[self.split_column], dtype=str, keep_default_na=False
+            )[self.split_column]
+            rows = dataset.rows.tolist()
+            parts = column_split(column.iloc[rows].tolist(), rows, str(self.path))
+        for name, part in zip(SPLIT_NAMES, parts, strict=True):
+            if name != "test" and len(part) == 0:
+                raise ValueError(
+                    f"{self.path}: the {name} split is empty ({len(dataset)} valid molecules, "
+                    f"split={self.split!r}); use more molecules or other split sizes"
+                )
+            self.datasets[name] = Subset(dataset, part.tolist())
+
+    def target_stats(self) -> tuple[Tensor, Tensor] | None:
+        """Per-target (mean, std) Float[T] of the train split for regression, else None.
+
+        Missing targets are ignored; a target with no spread (or no value) in train gets
+        std 1 (and mean 0 when it has no value at all).
+        """
+        if self._task != "regression":
+            return None
+        self.setup()
+        train = self.datasets["train"]
+        values = train.dataset.y[train.indices].double()
+        present = ~values.isnan()
+        count = present.sum(0)
+        mean = values.nan_to_num().sum(0) / count.clamp(min=1)
+        spread = ((values - mean).nan_to_num() ** 2).sum(0) / count.clamp(min=1)
+        std = spread.sqrt()
+        std = torch.where(std > 0, std, torch.ones_like(std))
+        return mean.float(), std.float()
+
+
+def _check_binary(dataset: CSVDataset, source: str) -> None:
+    """Classification targets must be 0, 1 or missing; lists every other cell."""
+    y = dataset.y
+    bad = ~(y.isnan() | (y == 0) | (y == 1))
+    if bad.any():
+        rows = dataset.rows.tolist()
+        listing = "\n".join(
+            f"  row {rows[i]} (line {rows[i] + 2}): {dataset.target_names[k]!r} = "
+            f"{y[i, k].item():g}"
+            for i, k in bad.nonzero().tolist()
+        )
+        raise ValueError(
+            f"{source}: binary classification targets must be 0 or 1 (or empty), but "
+            f"{int(bad.sum())} are not:\n{listing}"
+        )

@@ -104,17 +104,23 @@ def pair_features(batch: Data, steps: int) -> PairFeatures:
     self_pairs = index.row == index.col
     kind[self_pairs] = 0
 
-    # Random walks: powers of the padded transition matrices, [B, nmax, nmax] each.
+    # Random walks: powers of the padded transition matrices [B, nmax, nmax], each power
+    # gathered straight into the packed layout (flat index into the padded matrices).
     width = int(sizes.max()) if num_graphs else 0
     adjacency = torch.zeros(num_graphs, width, width, device=device)
     adjacency[node_graph[src], local[src], local[dst]] = 1.0
     transition = adjacency / adjacency.sum(-1, keepdim=True).clamp(min=1.0)
-    powers = [transition]
-    for _ in range(steps - 1):
-        powers.append(torch.bmm(powers[-1], transition))
-    walks = torch.stack(powers, dim=-1)  # [B, nmax, nmax, K]
-    random_walk = walks[index.graph, local[index.row], local[index.col]]
-    landing = walks[node_graph, local, local]
+    pair_flat = (index.graph * width + local[index.row]) * width + local[index.col]
+    node_flat = (node_graph * width + local) * width + local
+    random_walk = torch.empty(num_pairs, steps, device=device)
+    landing = torch.empty(node_graph.numel(), steps, device=device)
+    power = transition
+    for k in range(steps):
+        if k > 0:
+            power = torch.bmm(power, transition)
+        flat = power.view(-1)
+        random_walk[:, k] = flat[pair_flat]
+        landing[:, k] = flat[node_flat]
 
     # Rings: every ordered pair of members of every ring, then reduce per packed pair.
     atoms, ring_id = batch.ring_index

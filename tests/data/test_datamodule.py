@@ -5,13 +5,17 @@ from __future__ import annotations
 import importlib.resources
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from cgt.data import ZINC, ZINCDataModule, pair_features
+from cgt.data import ZINC, CSVDataModule, ZINCDataModule, pair_features
+from cgt.data.splits import scaffold
+from cgt.errors import InvalidRowsError
 
 SHIPPED = importlib.resources.files("cgt.data") / "files" / "zinc" / "zinc12k.csv.gz"
+EXAMPLE = importlib.resources.files("cgt.data") / "files" / "examples" / "zinc_props.csv"
 
 
 def smiles_order(loader) -> list[str]:
@@ -88,3 +92,88 @@ def test_worker_processes_give_the_same_batches(zinc_root: Path) -> None:
     first = next(iter(plain.val_dataloader()))
     second = next(iter(workers.val_dataloader()))
     assert torch.equal(first.edge_index, second.edge_index) and first.smiles == second.smiles
+
+
+@pytest.fixture
+def props(tmp_path: Path) -> Path:
+    """The example CSV with a missing logp, a fold column and an invalid row."""
+    table = pd.read_csv(str(EXAMPLE))
+    table.loc[3, "logp"] = np.nan
+    table["fold"] = np.where(np.arange(len(table)) % 10 == 0, "test", "train")
+    table.loc[table.index % 10 == 1, "fold"] = "val"
+    table.loc[5, "smiles"] = "C1CC"
+    path = tmp_path / "props.csv"
+    table.to_csv(path, index=False)
+    return path
+
+
+def test_csv_module_regression_stats_come_from_train(props: Path, tmp_path: Path) -> None:
+    module = CSVDataModule(props, ["logp", "tpsa"], on_invalid="skip", root=tmp_path, data_seed=1)
+    assert (module.featurizer, module.target_names, module.task) == (
+        "atom",
+        ["logp", "tpsa"],
+        "regression",
+    )
+    module.setup("fit")
+    train = module.datasets["train"]
+    assert len(train) + len(module.datasets["val"]) + len(module.datasets["test"]) == 399
+    values = train.dataset.y[train.indices].numpy().astype(np.float64)
+    mean, std = module.target_stats()
+    np.testing.assert_allclose(mean.numpy(), np.nanmean(values, 0), rtol=1e-6)
+    np.testing.assert_allclose(std.numpy(), np.nanstd(values, 0), rtol=1e-5)
+    # Batches carry the raw targets (NaN where missing); the model applies the stats.
+    raw = torch.cat([b.y for b in module.val_dataloader()])
+    val = module.datasets["val"]
+    assert torch.equal(raw.nan_to_num(-1), val.dataset.y[val.indices].nan_to_num(-1))
+
+
+def test_csv_module_column_and_scaffold_splits(props: Path, tmp_path: Path) -> None:
+    module = CSVDataModule(
+        props, "logp", split="column", split_column="fold", on_invalid="skip", root=tmp_path
+    )
+    module.setup()
+    rows = {
+        name: [int(d.dataset.rows[i]) for i in d.indices] for name, d in module.datasets.items()
+    }
+    assert rows["test"] == list(range(0, 400, 10))
+    assert rows["val"] == list(range(1, 400, 10))
+    assert 5 not in rows["train"] and len(rows["train"]) == 400 - 80 - 1
+
+    module = CSVDataModule(props, "logp", split="scaffold", on_invalid="skip", root=tmp_path)
+    module.setup()
+    scaffolds = {
+        name: {scaffold(d.dataset.smiles[i]) for i in d.indices}
+        for name, d in module.datasets.items()
+    }
+    assert not scaffolds["train"] & scaffolds["test"]
+    assert not scaffolds["train"] & scaffolds["val"]
+
+
+def test_csv_module_classification(props: Path, tmp_path: Path) -> None:
+    module = CSVDataModule(props, "polar", task="classification", on_invalid="skip", root=tmp_path)
+    assert module.target_stats() is None
+    batch = next(iter(module.train_dataloader()))
+    labels = batch.y.flatten()
+    assert set(labels[~labels.isnan()].tolist()) == {0.0, 1.0}
+    with pytest.raises(ValueError, match="must be 0 or 1") as info:
+        CSVDataModule(
+            props, "tpsa", task="classification", on_invalid="skip", root=tmp_path
+        ).setup()
+    assert "row 0 (line 2): 'tpsa' = " in str(info.value)
+
+
+def test_csv_module_options_are_checked(props: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="task must be one of"):
+        CSVDataModule(props, "logp", task="ranking")
+    with pytest.raises(ValueError, match="split must be one of"):
+        CSVDataModule(props, "logp", split="time")
+    with pytest.raises(ValueError, match="split_column is needed"):
+        CSVDataModule(props, "logp", split="column")
+    with pytest.raises(ValueError, match="split_sizes"):
+        CSVDataModule(props, "logp", split_sizes=(0.5, 0.5, 0.5))
+    with pytest.raises(InvalidRowsError, match="row 5 \\(line 7\\): 'C1CC'"):
+        CSVDataModule(props, "logp", root=tmp_path).setup()
+    tiny = tmp_path / "tiny.csv"
+    pd.DataFrame({"smiles": ["C", "CC", "CCC"], "y": [1, 2, 3]}).to_csv(tiny, index=False)
+    with pytest.raises(ValueError, match="the val split is empty"):
+        CSVDataModule(tiny, "y", root=tmp_path).setup()

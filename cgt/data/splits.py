@@ -1,0 +1,76 @@
+"""Train/val/test splits of a molecule dataset: random, scaffold (Bemis–Murcko), or a column."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from rdkit import Chem
+from rdkit.Chem.Scaffolds import MurckoScaffold
+
+__all__ = ["SPLIT_NAMES", "split_counts", "random_split", "scaffold_split", "column_split"]
+
+SPLIT_NAMES = ("train", "val", "test")
+
+
+def split_counts(total: int, sizes: Sequence[float]) -> tuple[int, int, int]:
+    """Molecules per split for fractions ``sizes`` (train gets the rounding remainder)."""
+    if len(sizes) != 3 or any(s < 0 for s in sizes) or not np.isclose(sum(sizes), 1.0):
+        raise ValueError(f"split_sizes must be 3 non-negative fractions summing to 1, got {sizes}")
+    val, test = round(sizes[1] * total), round(sizes[2] * total)
+    return total - val - test, val, test
+
+
+def random_split(total: int, sizes: Sequence[float], seed: int) -> list[np.ndarray]:
+    """A seeded random permutation cut at the fractions ``sizes``."""
+    train, val, _ = split_counts(total, sizes)
+    order = np.random.default_rng(seed).permutation(total)
+    return [np.sort(part) for part in np.split(order, [train, train + val])]
+
+
+def scaffold(smiles: str) -> str:
+    """The Bemis–Murcko scaffold (SMILES, no stereo) of a molecule; ``""`` if acyclic."""
+    mol = Chem.MolFromSmiles(smiles)
+    return MurckoScaffold.MurckoScaffoldSmiles(mol=mol, includeChirality=False)
+
+
+def scaffold_split(smiles: Sequence[str], sizes: Sequence[float]) -> list[np.ndarray]:
+    """Whole scaffold groups per split, deterministically.
+
+    Groups go, largest first (ties by scaffold SMILES), to train while it stays within its
+    share, else to val while it stays within train + val, else to test. A scaffold is
+    therefore never shared between splits; split sizes are approximate.
+    """
+    train_size, val_size, _ = split_counts(len(smiles), sizes)
+    groups: dict[str, list[int]] = {}
+    for index, text in enumerate(smiles):
+        groups.setdefault(scaffold(text), []).append(index)
+    parts: list[list[int]] = [[], [], []]
+    for _, members in sorted(groups.items(), key=lambda item: (-len(item[1]), item[0])):
+        if len(parts[0]) + len(members) <= train_size:
+            parts[0] += members
+        elif len(parts[0]) + len(parts[1]) + len(members) <= train_size + val_size:
+            parts[1] += members
+        else:
+            parts[2] += members
+    return [np.sort(np.asarray(part, dtype=np.int64)) for part in parts]
+
+
+def column_split(values: Sequence[str], rows: Sequence[int], source: str) -> list[np.ndarray]:
+    """Splits named per molecule (``train``/``val``/``test``); any other value is an error.
+
+    Args:
+        values: the split value of each molecule.
+        rows: the file row of each molecule (for the error message).
+        source: the file (for the error message).
+    """
+    values = [str(v).strip().lower() for v in values]
+    bad = [(row, v) for row, v in zip(rows, values, strict=True) if v not in SPLIT_NAMES]
+    if bad:
+        listing = "\n".join(f"  row {row} (line {row + 2}): {v!r}" for row, v in bad)
+        raise ValueError(
+            f"{source}: {len(bad)} split values are not one of {', '.join(SPLIT_NAMES)}:\n"
+            + listing
+        )
+    array = np.asarray(values)
+    return [np.flatnonzero(array == name) for name in SPLIT_NAMES]
