@@ -5,6 +5,7 @@ Run from the repository root; needs torch and triton only (no RDKit, no jsonargp
     PYTHONPATH=. python kernels/bench_csa.py --check   # GPU correctness: run this first
     PYTHONPATH=. python kernels/bench_csa.py           # the benchmark table (GPU)
     PYTHONPATH=. python kernels/bench_csa.py --sweep   # tile shapes, to choose defaults (GPU)
+    PYTHONPATH=. python kernels/bench_csa.py --saved --cases zinc-128   # bytes kept for backward
     TRITON_INTERPRET=1 PYTHONPATH=. python kernels/bench_csa.py --tiny   # CPU, interpreter
 
 ``--check`` compares the kernel with the PyTorch reference
@@ -447,12 +448,30 @@ def run_sweep(device: str, dtypes: list[str]) -> None:
                       f"{median_ms(fwd_bwd, device):>8.3f}")  # fmt: skip
 
 
+def run_saved(device: str, dtypes: list[str], cases: list[str] | None) -> None:
+    """Bytes kept for the backward, kernel vs eager reference (any device)."""
+    all_cases = bench_cases(False, torch.Generator().manual_seed(0))
+    print(f"# bytes saved for the backward (inputs excluded) on {device_name(device)}, "
+          "C=64, 8 heads")  # fmt: skip
+    print(f"{'case':<10} {'dtype':<5} {'N':>6} {'P':>9} {'kernel MB':>10} {'eager MB':>10} "
+          f"{'ratio':>7}")  # fmt: skip
+    for case in cases or list(all_cases):
+        sizes = all_cases[case]
+        for dtype_name in dtypes:
+            inputs, ptr, _ = make_inputs(sizes, 64, DTYPES[dtype_name], device)
+            ours = saved_bytes(partial(kernels.chromatic_attention, *inputs, ptr, 8), inputs)
+            eager = saved_bytes(partial(reference, *inputs, ptr, 8), inputs)
+            print(f"{case:<10} {dtype_name:<5} {sum(sizes):>6} {sum(n * n for n in sizes):>9} "
+                  f"{ours / 1e6:>10.2f} {eager / 1e6:>10.1f} {ours / eager:>7.4f}")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--check", action="store_true", help="GPU correctness check only")
     mode.add_argument("--tiny", action="store_true", help="check + table at tiny sizes (CPU)")
     mode.add_argument("--sweep", action="store_true", help="time a few tile shapes")
+    mode.add_argument("--saved", action="store_true", help="bytes kept for backward (any device)")
     parser.add_argument("--cases", nargs="+", help="benchmark cases (default: all)")
     parser.add_argument("--dtypes", nargs="+", choices=list(DTYPES), help="default: fp32 bf16")
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile rows")
@@ -465,6 +484,9 @@ def main(argv: list[str] | None = None) -> int:
         ok = run_check(device, tiny=True, dtypes=dtypes)
         run_bench(device, True, ["fp32"], None, None if args.no_compile else "eager")
         return 0 if ok else 1
+    if args.saved:
+        run_saved(device, args.dtypes or ["fp32"], args.cases)
+        return 0
     if device != "cuda":
         parser.error("needs a CUDA GPU (use --tiny under TRITON_INTERPRET=1 on CPU)")
     if args.check:
