@@ -118,8 +118,9 @@ def poisoned_buffers():
     original = _buffers.empty
 
     def poisoned(shape, dtype, device):
-        return torch.full(shape, True if dtype == torch.bool else math.nan, dtype=dtype,
-                          device=device)  # fmt: skip
+        return torch.full(
+            shape, True if dtype == torch.bool else math.nan, dtype=dtype, device=device
+        )
 
     _buffers.empty = poisoned
     try:
@@ -158,6 +159,10 @@ class CheckCase:
     options: dict = field(default_factory=dict)
 
 
+TILE_32X16 = dict(block_m=32, block_n=16, heads_per_program=8, num_warps=8)
+TILE_8X8 = dict(block_m=8, block_n=8, heads_per_program=1)
+
+
 def check_cases(tiny: bool, generator: torch.Generator) -> list[CheckCase]:
     if tiny:
         return [
@@ -174,21 +179,8 @@ def check_cases(tiny: bool, generator: torch.Generator) -> list[CheckCase]:
         CheckCase("zinc-128 dropout", zinc, 64, 8, 0.5),
         CheckCase("C=48 H=3", [3, 40, 1, 90], 48, 3),
         CheckCase("C=36 H=6 (d=6)", [3, 40, 1, 90], 36, 6, 0.3),
-        CheckCase(
-            "32x16 tile, 8 heads",
-            mixed,
-            64,
-            8,
-            0.5,
-            dict(block_m=32, block_n=16, heads_per_program=8, num_warps=8),
-        ),  # fmt: skip
-        CheckCase(
-            "8x8 tile, 1 head",
-            mixed,
-            64,
-            8,
-            options=dict(block_m=8, block_n=8, heads_per_program=1),
-        ),  # fmt: skip
+        CheckCase("32x16 tile, 8 heads", mixed, 64, 8, 0.5, TILE_32X16),
+        CheckCase("8x8 tile, 1 head", mixed, 64, 8, 0.0, TILE_8X8),
     ]
 
 
@@ -210,9 +202,11 @@ def check_case(case: CheckCase, dtype: torch.dtype, device: str) -> bool:
     ok = ok and all(a.dtype == dtype for a in ours)
     dtype_name = str(dtype).removeprefix("torch.")
     worst = max(zip(errors, NAMES, strict=True))
-    print(f"{'PASS' if ok else 'FAIL'}  {case.name:<22} {dtype_name:<9} "
-          f"N={sum(case.sizes):<6} worst rel. err {worst[0]:.1e} ({worst[1]}), "
-          f"tolerance {TOLERANCE[dtype]:.0e}, bitwise repeatable: {repeatable}")  # fmt: skip
+    print(
+        f"{'PASS' if ok else 'FAIL'}  {case.name:<22} {dtype_name:<9} "
+        f"N={sum(case.sizes):<6} worst rel. err {worst[0]:.1e} ({worst[1]}), "
+        f"tolerance {TOLERANCE[dtype]:.0e}, bitwise repeatable: {repeatable}"
+    )
     if not ok:
         print("      " + ", ".join(f"{n} {e:.2e}" for n, e in zip(NAMES, errors, strict=True)))
     return ok
@@ -239,25 +233,30 @@ def check_int64_offsets(device: str) -> bool:
     errors = [rel_err(a, b) for a, b in zip(ours_tail, expected, strict=True)]
     # Last rows of the big graph, whose pair offsets are also past 2³¹ elements.
     rows = torch.arange(big - 3, big, device=device)
-    q, k, v, att, val = (t.detach().float() for t in inputs)
-    d = channels // heads
-    score = (q[rows].view(3, 1, heads, d) * k[:big].view(1, big, heads, d)).sum(-1) / d**0.5
     pairs = rows[:, None] * big + torch.arange(big, device=device)
-    logits = score.repeat_interleave(d, -1) + att[pairs]
-    y_rows = (logits.softmax(1) * (v[:big][None] + val[pairs])).sum(1)
+    q, k, v = (t.detach()[:big].float() for t in inputs[:3])
+    att, val = (t.detach()[pairs].float() for t in inputs[3:])  # [3, big, C]
+    d = channels // heads
+    score = (q[rows].view(3, 1, heads, d) * k.view(1, big, heads, d)).sum(-1) / d**0.5
+    logits = score.repeat_interleave(d, -1) + att
+    y_rows = (logits.softmax(1) * (v[None] + val)).sum(1)
     errors.append(rel_err(ours[0][rows], y_rows))
     finite = all(torch.isfinite(t).all().item() for t in ours)
     ok = finite and all(e <= TOLERANCE[dtype] for e in errors)
-    print(f"{'PASS' if ok else 'FAIL'}  int64 offsets          bfloat16  "
-          f"n={big}+{small}, P·C = {(big * big + small * small) * channels:.3g} > 2^31: "
-          f"worst rel. err {max(errors):.1e}, all finite: {finite}")  # fmt: skip
+    print(
+        f"{'PASS' if ok else 'FAIL'}  int64 offsets          bfloat16  "
+        f"n={big}+{small}, P·C = {(big * big + small * small) * channels:.3g} > 2^31: "
+        f"worst rel. err {max(errors):.1e}, all finite: {finite}"
+    )
     return ok
 
 
 def run_check(device: str, tiny: bool, dtypes: list[str]) -> bool:
     generator = torch.Generator().manual_seed(0)
-    print(f"# correctness on {device_name(device)}: kernel vs fp32 reference, outputs "
-          "poisoned with NaN before each launch")  # fmt: skip
+    print(
+        f"# correctness on {device_name(device)}: kernel vs fp32 reference, outputs "
+        "poisoned with NaN before each launch"
+    )
     ok = True
     for case in check_cases(tiny, generator):
         for dtype in dtypes:
@@ -359,24 +358,34 @@ class Impl:
     kwargs: dict
 
 
-def run_bench(device: str, tiny: bool, dtypes: list[str], cases: list[str] | None,
-              compile_backend: str | None) -> None:  # fmt: skip
+def run_bench(
+    device: str, tiny: bool, dtypes: list[str], cases: list[str] | None, compile_backend: str | None
+) -> None:
     channels, heads = (8, 2) if tiny else (64, 8)
     generator = torch.Generator().manual_seed(0)
     all_cases = bench_cases(tiny, generator)
     copy = copy_bandwidth(device)
-    print(f"# benchmark on {device_name(device)}, C={channels}, {heads} heads; "
-          f"device-to-device copy: {copy / 1e9:.0f} GB/s")  # fmt: skip
+    print(
+        f"# benchmark on {device_name(device)}, C={channels}, {heads} heads; "
+        f"device-to-device copy: {copy / 1e9:.0f} GB/s"
+    )
     print(
         "# time: median ms; peak: MB above the inputs; saved: MB kept for the backward "
         "(inputs excluded); GB/s and % copy: kernel bytes that must move / time"
     )
-    header = (f"{'case':<10} {'dtype':<5} {'impl':<16} {'N':>6} {'P':>9} {'fwd ms':>8} "
-              f"{'f+b ms':>8} {'fwd peak':>9} {'f+b peak':>9} {'saved':>8} {'GB/s f':>7} "
-              f"{'GB/s f+b':>8} {'% copy':>7}")  # fmt: skip
+    header = (
+        f"{'case':<10} {'dtype':<5} {'impl':<16} {'N':>6} {'P':>9} {'fwd ms':>8} "
+        f"{'f+b ms':>8} {'fwd peak':>9} {'f+b peak':>9} {'saved':>8} {'GB/s f':>7} "
+        f"{'GB/s f+b':>8} {'% copy':>7}"
+    )
     print(header)
     compiled = None
     if compile_backend is not None:
+        # One compiled reference serves every case, dtype and grad mode: let dynamo keep
+        # them all instead of falling back to eager after its default 8 recompilations.
+        for name in ("cache_size_limit", "recompile_limit"):
+            if hasattr(torch._dynamo.config, name):
+                setattr(torch._dynamo.config, name, 64)
         compiled = torch.compile(reference, backend=compile_backend)
     for case in cases or list(all_cases):
         sizes = all_cases[case]
@@ -398,10 +407,12 @@ def run_bench(device: str, tiny: bool, dtypes: list[str], cases: list[str] | Non
                 fwd_bwd = partial(forward_backward, impl.fn, inputs, dy, ptr, heads, **impl.kwargs)
                 fwd_bwd()  # warm-up (compilation)
                 row = dict(
-                    fwd=median_ms(fwd, device), fb=median_ms(fwd_bwd, device),
-                    fwd_peak=peak_bytes(fwd, device), fb_peak=peak_bytes(fwd_bwd, device),
+                    fwd=median_ms(fwd, device),
+                    fb=median_ms(fwd_bwd, device),
+                    fwd_peak=peak_bytes(fwd, device),
+                    fb_peak=peak_bytes(fwd_bwd, device),
                     saved=saved_bytes(call, inputs),
-                )  # fmt: skip
+                )
                 results[impl.name] = row
                 is_kernel = impl.fn is kernels.chromatic_attention
                 bandwidth = "-".rjust(7) + "-".rjust(9) + "-".rjust(8)
@@ -409,14 +420,18 @@ def run_bench(device: str, tiny: bool, dtypes: list[str], cases: list[str] | Non
                     gbs_f = fwd_bytes / (row["fwd"] * 1e6)
                     gbs_fb = (fwd_bytes + bwd_bytes) / (row["fb"] * 1e6)
                     bandwidth = f"{gbs_f:>7.0f} {gbs_fb:>8.0f} {100 * gbs_fb * 1e9 / copy:>6.0f}%"
-                print(f"{case:<10} {dtype_name:<5} {impl.name:<16} {sum(sizes):>6} "
-                      f"{sum(n * n for n in sizes):>9} {row['fwd']:>8.3f} {row['fb']:>8.3f} "
-                      f"{row['fwd_peak'] / 1e6:>9.1f} {row['fb_peak'] / 1e6:>9.1f} "
-                      f"{row['saved'] / 1e6:>8.2f} {bandwidth}")  # fmt: skip
+                print(
+                    f"{case:<10} {dtype_name:<5} {impl.name:<16} {sum(sizes):>6} "
+                    f"{sum(n * n for n in sizes):>9} {row['fwd']:>8.3f} {row['fb']:>8.3f} "
+                    f"{row['fwd_peak'] / 1e6:>9.1f} {row['fb_peak'] / 1e6:>9.1f} "
+                    f"{row['saved'] / 1e6:>8.2f} {bandwidth}"
+                )
             ours, eager = results["kernel"], results["eager"]
             saved = ours["saved"] / max(eager["saved"], 1)
-            summary = (f"  -> f+b speed-up vs eager {eager['fb'] / ours['fb']:.1f}x; saved "
-                       f"for backward {saved:.3f} of eager's")  # fmt: skip
+            summary = (
+                f"  -> f+b speed-up vs eager {eager['fb'] / ours['fb']:.1f}x; saved "
+                f"for backward {saved:.3f} of eager's"
+            )
             if compiled is not None:
                 other = results[f"compiled ({compile_backend})"]
                 summary += f"; f+b speed-up vs compiled {other['fb'] / ours['fb']:.1f}x"
@@ -426,43 +441,61 @@ def run_bench(device: str, tiny: bool, dtypes: list[str], cases: list[str] | Non
 def run_sweep(device: str, dtypes: list[str]) -> None:
     """Forward and forward+backward time of a few tile shapes (GPU)."""
     configs = [
-        (16, 8, 2, 4), (8, 8, 2, 4), (8, 16, 2, 4), (16, 8, 1, 4), (32, 8, 1, 4),
-        (16, 8, 4, 8), (16, 16, 2, 8), (32, 8, 2, 8), (16, 8, 8, 8), (32, 16, 8, 8),
-    ]  # fmt: skip
+        (16, 8, 2, 4),
+        (8, 8, 2, 4),
+        (8, 16, 2, 4),
+        (16, 8, 1, 4),
+        (32, 8, 1, 4),
+        (16, 8, 4, 8),
+        (16, 16, 2, 8),
+        (32, 8, 2, 8),
+        (16, 8, 8, 8),
+        (32, 16, 8, 8),
+    ]
     generator = torch.Generator().manual_seed(0)
     cases = {"zinc-128": zinc_sizes(128, generator), "n512": [512] * 8}
-    print(f"# tile sweep on {device_name(device)}, C=64, 8 heads (block_m, block_n, "
-          "heads_per_program, num_warps)")  # fmt: skip
+    print(
+        f"# tile sweep on {device_name(device)}, C=64, 8 heads (block_m, block_n, "
+        "heads_per_program, num_warps)"
+    )
     print(f"{'case':<9} {'dtype':<5} {'tile':<16} {'fwd ms':>8} {'f+b ms':>8}")
     for case, sizes in cases.items():
         for dtype_name in dtypes:
             inputs, ptr, dy = make_inputs(sizes, 64, DTYPES[dtype_name], device)
             for block_m, block_n, hpp, warps in configs:
-                options = dict(block_m=block_m, block_n=block_n, heads_per_program=hpp,
-                               num_warps=warps)  # fmt: skip
+                options = dict(
+                    block_m=block_m, block_n=block_n, heads_per_program=hpp, num_warps=warps
+                )
                 fn = kernels.chromatic_attention
                 fwd = partial(no_grad_call, partial(fn, *inputs, ptr, 8, **options))
                 fwd_bwd = partial(forward_backward, fn, inputs, dy, ptr, 8, **options)
                 tile = f"{block_m}x{block_n} h{hpp} w{warps}"
-                print(f"{case:<9} {dtype_name:<5} {tile:<16} {median_ms(fwd, device):>8.3f} "
-                      f"{median_ms(fwd_bwd, device):>8.3f}")  # fmt: skip
+                print(
+                    f"{case:<9} {dtype_name:<5} {tile:<16} {median_ms(fwd, device):>8.3f} "
+                    f"{median_ms(fwd_bwd, device):>8.3f}"
+                )
 
 
 def run_saved(device: str, dtypes: list[str], cases: list[str] | None) -> None:
     """Bytes kept for the backward, kernel vs eager reference (any device)."""
     all_cases = bench_cases(False, torch.Generator().manual_seed(0))
-    print(f"# bytes saved for the backward (inputs excluded) on {device_name(device)}, "
-          "C=64, 8 heads")  # fmt: skip
-    print(f"{'case':<10} {'dtype':<5} {'N':>6} {'P':>9} {'kernel MB':>10} {'eager MB':>10} "
-          f"{'ratio':>7}")  # fmt: skip
+    print(
+        f"# bytes saved for the backward (inputs excluded) on {device_name(device)}, C=64, 8 heads"
+    )
+    print(
+        f"{'case':<10} {'dtype':<5} {'N':>6} {'P':>9} {'kernel MB':>10} {'eager MB':>10} "
+        f"{'ratio':>7}"
+    )
     for case in cases or list(all_cases):
         sizes = all_cases[case]
         for dtype_name in dtypes:
             inputs, ptr, _ = make_inputs(sizes, 64, DTYPES[dtype_name], device)
             ours = saved_bytes(partial(kernels.chromatic_attention, *inputs, ptr, 8), inputs)
             eager = saved_bytes(partial(reference, *inputs, ptr, 8), inputs)
-            print(f"{case:<10} {dtype_name:<5} {sum(sizes):>6} {sum(n * n for n in sizes):>9} "
-                  f"{ours / 1e6:>10.2f} {eager / 1e6:>10.1f} {ours / eager:>7.4f}")  # fmt: skip
+            print(
+                f"{case:<10} {dtype_name:<5} {sum(sizes):>6} {sum(n * n for n in sizes):>9} "
+                f"{ours / 1e6:>10.2f} {eager / 1e6:>10.1f} {ours / eager:>7.4f}"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -476,6 +509,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dtypes", nargs="+", choices=list(DTYPES), help="default: fp32 bf16")
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile rows")
     args = parser.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # rows appear as they are measured
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if args.tiny:

@@ -32,8 +32,13 @@ _INDEX_TYPES = {
     "BLOCK_GRAPH": "i32",
     "BLOCK_START": "i32",
 }
-_SCALARS = {"seed": "i64", "num_pairs": "i64", "p_drop": "fp32", "keep_scale": "fp32",
-            "sm_scale": "fp32"}  # fmt: skip
+_SCALARS = {
+    "seed": "i64",
+    "num_pairs": "i64",
+    "p_drop": "fp32",
+    "keep_scale": "fp32",
+    "sm_scale": "fp32",
+}
 
 
 def _signature(fn, dtype: str, constexprs: dict) -> dict[str, str]:
@@ -104,9 +109,13 @@ def main(argv: list[str] | None = None) -> None:
     attention = importlib.import_module("cgt.kernels.chromatic_attention")
     dropout = importlib.import_module("cgt.kernels.dropout")
     blocks = attention._blocks(
-        args.channels, args.heads, args.block_m, args.block_n, args.heads_per_program,
+        args.channels,
+        args.heads,
+        args.block_m,
+        args.block_n,
+        args.heads_per_program,
         args.num_warps,
-    )  # fmt: skip
+    )
     shape = attention._constexprs(args.channels, args.heads, blocks)
     num_warps = shape.pop("num_warps")
     print(f"sm_{args.arch}, C={args.channels}, heads={args.heads}, {blocks}")

@@ -25,8 +25,12 @@ def test_tiny_mode_checks_and_prints_the_table_from_a_source_checkout():
     env = dict(os.environ, TRITON_INTERPRET="1", PYTHONPATH=str(ROOT))
     result = subprocess.run(
         [sys.executable, "-c", AS_SOURCE_CHECKOUT],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "# check PASSED" in out and "FAIL" not in out
