@@ -370,8 +370,8 @@ def run_bench(
         f"device-to-device copy: {copy / 1e9:.0f} GB/s"
     )
     print(
-        "# time: median ms; peak: MB above the inputs; saved: MB kept for the backward "
-        "(inputs excluded); GB/s and % copy: kernel bytes that must move / time"
+        "# time: median ms (compilation excluded); peak: MB above the inputs; saved: MB kept "
+        "for the backward (inputs excluded); GB/s and % copy: kernel bytes that must move / time"
     )
     header = (
         f"{'case':<10} {'dtype':<5} {'impl':<16} {'N':>6} {'P':>9} {'fwd ms':>8} "
