@@ -656,7 +656,7 @@ def chromatic_attention(
     seed_tensor = None
     if dropout_p > 0.0:
         if seed is None:
-            seed_tensor = torch.randint(0, 2**62, (), dtype=torch.int64)
+            seed_tensor = torch.randint(0, 2**31 - 1, (), dtype=torch.int64)
         elif not 0 <= int(seed) < 2**63:
             raise ValueError(f"seed must be in [0, 2**63), got {seed}")
         else:
