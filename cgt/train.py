@@ -20,6 +20,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -142,14 +143,16 @@ def main(args: list[str] | None = None) -> dict[str, Any]:
         sys.argv[1:] = _resolve_config_args(sys.argv[1:])
     else:
         args = _resolve_config_args(list(args))
-    cli = CGTCLI(
-        CGTModule,
-        LightningDataModule,
-        subclass_mode_data=True,
-        run=False,
-        args=args,
-        save_config_kwargs={"overwrite": True},
-    )
+    with warnings.catch_warnings():  # in-process calls give `args` while sys.argv is pytest's
+        warnings.filterwarnings("ignore", "LightningCLI's args parameter")
+        cli = CGTCLI(
+            CGTModule,
+            LightningDataModule,
+            subclass_mode_data=True,
+            run=False,
+            args=args,
+            save_config_kwargs={"overwrite": True},
+        )
     model, trainer, datamodule = cli.model, cli.trainer, cli.datamodule
     root = Path(trainer.default_root_dir)
     checkpoint = trainer.checkpoint_callback
