@@ -118,21 +118,28 @@ def ring_fields(mol: Chem.Mol) -> dict[str, np.ndarray]:
         ``ring_aromatic`` bool ``[R]`` (every bond of the ring is aromatic).
     """
     rings = mol.GetRingInfo().AtomRings()
-    sizes = np.array([len(ring) for ring in rings], dtype=np.int64)
-    atoms = np.array([a for ring in rings for a in ring], dtype=np.int64)
-    starts = np.cumsum(sizes) - sizes
-    if rings:
-        # Ring atoms come in ring order: atom k is bonded to atom k+1, cyclically.
-        following = np.arange(1, atoms.size + 1)
-        following[starts + sizes - 1] = starts
-        orders = Chem.GetAdjacencyMatrix(mol, useBO=True, force=True)[atoms, atoms[following]]
-        aromatic = np.logical_and.reduceat(orders == 1.5, starts)
-    else:
-        aromatic = np.zeros(0, dtype=bool)
+    if not rings:
+        return {
+            "ring_index": np.zeros((2, 0), dtype=np.int64),
+            "ring_size": np.zeros(0, dtype=np.int64),
+            "ring_aromatic": np.zeros(0, dtype=bool),
+        }
+    # Plain lists: molecules have few rings, and numpy calls cost more than they save.
+    atoms: list[int] = []
+    ring_ids: list[int] = []
+    following: list[int] = []  # ring atoms come in ring order: atom k is bonded to k+1
+    starts: list[int] = []
+    for ring_id, ring in enumerate(rings):
+        starts.append(len(atoms))
+        atoms.extend(ring)
+        following.extend(ring[1:])
+        following.append(ring[0])
+        ring_ids.extend([ring_id] * len(ring))
+    orders = Chem.GetAdjacencyMatrix(mol, useBO=True, force=True)[atoms, following]
     return {
-        "ring_index": np.stack((atoms, np.repeat(np.arange(len(rings)), sizes))),
-        "ring_size": sizes,
-        "ring_aromatic": aromatic,
+        "ring_index": np.array((atoms, ring_ids), dtype=np.int64),
+        "ring_size": np.array([len(ring) for ring in rings], dtype=np.int64),
+        "ring_aromatic": np.logical_and.reduceat(orders == 1.5, starts),
     }
 
 
