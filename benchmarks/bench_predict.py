@@ -1,6 +1,6 @@
 """Prediction throughput on this CPU: ZINC-full test SMILES through the zinc.yaml model.
 
-    .venv/bin/python benchmarks/bench_predict.py [--zinc-full PATH] [--batch-sizes 256]
+    .venv/bin/python benchmarks/bench_predict.py [--zinc-full PATH] [--threads 1]
 
 Reads the 5,000 test SMILES of ZINC-full (``--zinc-full``, else ``$CGT_ZINC_FULL``, else
 ``../shared/data/zinc/zinc_full.csv.gz`` beside the repository) and builds the model of
@@ -112,7 +112,10 @@ def main() -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[256])
     parser.add_argument("--molecules", type=int, default=None, help="first N only")
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     args = parser.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
 
     load_before = os.getloadavg()
     smiles = zinc_full_test_smiles(args.zinc_full)[: args.molecules]
