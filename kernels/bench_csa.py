@@ -216,10 +216,13 @@ def dropout_mask_or_none(ptr: Tensor, p: float, seed: int) -> Tensor | None:
     return kernels.dropout_mask(ptr, p, seed) if p > 0.0 else None
 
 
-def check_int64_offsets(device: str) -> bool:
-    """A graph whose pairs span more than 2³¹ elements, then a small graph after it."""
-    big, small, channels, heads, dtype = 5800, 20, 64, 8, torch.bfloat16
-    assert big * big * channels > 2**31
+def check_int64_offsets(
+    device: str, big: int = 5800, small: int = 20, dtype: torch.dtype = torch.bfloat16
+) -> bool:
+    """A graph whose pairs span more than 2³¹ elements (at the default ``big``), then a
+    small graph after it: the small graph against the reference run on it alone, and
+    the big graph's last rows against a direct computation."""
+    channels, heads = 64, 8
     inputs, ptr, dy = make_inputs([big, small], channels, dtype, device, seed=5)
     with poisoned_buffers():
         ours = forward_backward(kernels.chromatic_attention, inputs, dy, ptr, heads)
@@ -243,9 +246,11 @@ def check_int64_offsets(device: str) -> bool:
     errors.append(rel_err(ours[0][rows], y_rows))
     finite = all(torch.isfinite(t).all().item() for t in ours)
     ok = finite and all(e <= TOLERANCE[dtype] for e in errors)
+    dtype_name = str(dtype).removeprefix("torch.")
+    elements = (big * big + small * small) * channels
     print(
-        f"{'PASS' if ok else 'FAIL'}  int64 offsets          bfloat16  "
-        f"n={big}+{small}, P·C = {(big * big + small * small) * channels:.3g} > 2^31: "
+        f"{'PASS' if ok else 'FAIL'}  int64 offsets          {dtype_name:<9} "
+        f"n={big}+{small}, P·C = {elements:.3g} {'>' if elements > 2**31 else '<'} 2^31: "
         f"worst rel. err {max(errors):.1e}, all finite: {finite}"
     )
     return ok

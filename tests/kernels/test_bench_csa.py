@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 import pandas as pd
+import torch
 from rdkit import Chem
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,3 +46,9 @@ def test_zinc_size_histogram_matches_the_shipped_dataset():
     table = pd.read_csv(ROOT / "cgt" / "data" / "files" / "zinc" / "zinc12k.csv.gz")
     counts = Counter(Chem.MolFromSmiles(s).GetNumAtoms() for s in table.smiles)
     assert dict(counts) == bench.ZINC_SIZE_COUNTS
+
+
+def test_int64_offset_check_logic_at_a_small_size():
+    """The GPU-only int64 check (a 5800-node graph) at a size the interpreter runs."""
+    bench = importlib.import_module("cgt.kernels.bench_csa")
+    assert bench.check_int64_offsets("cpu", big=20, small=3, dtype=torch.float32)
