@@ -112,15 +112,15 @@ def pair_features(batch: Data, steps: int) -> PairFeatures:
     transition = adjacency / adjacency.sum(-1, keepdim=True).clamp(min=1.0)
     pair_flat = (index.graph * width + local[index.row]) * width + local[index.col]
     node_flat = (node_graph * width + local) * width + local
-    random_walk = torch.empty(num_pairs, steps, device=device)
-    landing = torch.empty(node_graph.numel(), steps, device=device)
+    random_walk = torch.empty(steps, num_pairs, device=device)
+    landing = torch.empty(steps, node_graph.numel(), device=device)
     power = transition
     for k in range(steps):
         if k > 0:
             power = torch.bmm(power, transition)
-        flat = power.view(-1)
-        random_walk[:, k] = flat[pair_flat]
-        landing[:, k] = flat[node_flat]
+        torch.index_select(power.view(-1), 0, pair_flat, out=random_walk[k])
+        torch.index_select(power.view(-1), 0, node_flat, out=landing[k])
+    random_walk, landing = random_walk.t().contiguous(), landing.t().contiguous()
 
     # Rings: every ordered pair of members of every ring, then reduce per packed pair.
     atoms, ring_id = batch.ring_index
