@@ -92,3 +92,14 @@ def test_tiny_model_trains_with_the_kernel_backend(kernel_calls):
     assert all(torch.isfinite(torch.tensor(losses)))
     assert losses[-1] < losses[0] and min(losses[1:]) < 0.8 * losses[0], losses
     assert kernel_calls.count(0.2) == 2 * 5  # every training step, both layers
+
+
+def test_layer_with_the_kernel_compiles_in_one_graph():
+    torch.manual_seed(0)
+    layer = ChromaticSelfAttention(8, heads=2, dropout=0.3, backend="triton")
+    inputs = layer_inputs()
+    compiled = torch.compile(layer, backend="aot_eager", fullgraph=True)
+    compiled(*inputs).sum().backward()  # training: dropout seed drawn inside the graph
+    assert torch.isfinite(inputs[1].grad).all() and inputs[1].grad.abs().sum() > 0
+    layer.eval()
+    torch.testing.assert_close(compiled(*inputs), layer(*inputs))
