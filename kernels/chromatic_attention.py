@@ -136,7 +136,7 @@ def _check_inputs(
         if tensor.shape != q.shape:
             raise ValueError(f"{name} has shape {tuple(tensor.shape)}, q has {tuple(q.shape)}")
     channels = q.shape[1]
-    if heads < 1 or channels % heads != 0:
+    if channels < 1 or heads < 1 or channels % heads != 0:
         raise ValueError(f"channels ({channels}) must be divisible by heads ({heads})")
     for name, tensor in (("pair_att", pair_att), ("pair_val", pair_val)):
         if tensor.dim() != 2 or tensor.shape[1] != channels:
