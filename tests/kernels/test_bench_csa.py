@@ -12,11 +12,13 @@ from rdkit import Chem
 ROOT = Path(__file__).resolve().parents[2]
 
 # Runs kernels/bench_csa.py as on a GPU box: from the source tree, cgt not installed
-# (the editable install's finder is removed, so kernels/ is not yet cgt.kernels).
+# (the editable install's finder is removed, so kernels/ is not yet cgt.kernels), and
+# neither RDKit nor jsonargparse importable.
 AS_SOURCE_CHECKOUT = """
 import runpy, sys
 sys.meta_path[:] = [f for f in sys.meta_path
                     if not getattr(f, "__module__", "").startswith("__editable__")]
+sys.modules["rdkit"] = sys.modules["jsonargparse"] = None
 sys.argv = ["kernels/bench_csa.py", "--tiny", "--dtypes", "fp32"]
 runpy.run_path("kernels/bench_csa.py", run_name="__main__")
 """
