@@ -43,9 +43,25 @@ FIELDS = {  # field -> dimension along which the graphs' tensors are concatenate
 
 
 def import_cgt_from_source() -> None:
-    """Makes ``cgt`` (with ``cgt.kernels``) importable from the source tree, and, without
-    RDKit, ``cgt.data`` as a bare package holding only ``pair_features`` and ``MolGraph``."""
+    """Makes ``cgt`` importable from the source tree where it is not installed.
+
+    Without RDKit, ``cgt`` and ``cgt.data`` become bare packages (their ``__init__`` would
+    import RDKit): ``cgt.data`` then holds only ``pair_features`` and ``MolGraph``, which is
+    all that training from the cache needs. ``cgt.kernels`` is mapped to ``kernels/``.
+    """
     sys.path.insert(0, str(REPO))
+    try:
+        import rdkit  # noqa: F401
+    except ImportError:
+        for name, path in (("cgt", REPO / "cgt"), ("cgt.data", REPO / "cgt" / "data")):
+            package = types.ModuleType(name)
+            package.__path__ = [str(path)]
+            sys.modules[name] = package
+        from cgt.data.encodings import pair_features
+        from cgt.data.molgraph import MolGraph
+
+        sys.modules["cgt.data"].MolGraph = MolGraph
+        sys.modules["cgt.data"].pair_features = pair_features
     if importlib.util.find_spec("cgt.kernels") is None:
         spec = importlib.util.spec_from_file_location(
             "cgt.kernels", REPO / "kernels" / "__init__.py",
@@ -54,14 +70,6 @@ def import_cgt_from_source() -> None:
         module = importlib.util.module_from_spec(spec)
         sys.modules["cgt.kernels"] = module
         spec.loader.exec_module(module)
-    if importlib.util.find_spec("rdkit") is None:
-        package = types.ModuleType("cgt.data")
-        package.__path__ = [str(REPO / "cgt" / "data")]
-        sys.modules["cgt.data"] = package
-        from cgt.data.encodings import pair_features
-        from cgt.data.molgraph import MolGraph
-
-        package.MolGraph, package.pair_features = MolGraph, pair_features
 
 
 def make_cache(path: Path) -> None:
@@ -114,10 +122,12 @@ def load_cache(path: Path) -> dict[str, list]:
 
 
 @torch.no_grad()
-def evaluate(model, loader, device) -> float:
+def evaluate(model, loader, device, limit_batches: int | None = None) -> float:
     model.eval()
     total, count = 0.0, 0
-    for batch in loader:
+    for step, batch in enumerate(loader):
+        if step == limit_batches:
+            break
         batch = batch.to(device)
         total += (model(batch) - batch.y).abs().sum().item()
         count += batch.num_graphs
@@ -156,7 +166,11 @@ def train(args: argparse.Namespace) -> dict:
         if device.type == "cuda":
             torch.cuda.synchronize()
         epoch_start = time.perf_counter()
+        steps = 0
         for batch in train_loader:
+            if steps == args.limit_batches:
+                break
+            steps += 1
             batch = batch.to(device, non_blocking=True)
             optimizer.zero_grad(set_to_none=True)
             loss = torch.nn.functional.l1_loss(model(batch), batch.y)
@@ -167,12 +181,12 @@ def train(args: argparse.Namespace) -> dict:
             torch.cuda.synchronize()
         seconds = time.perf_counter() - epoch_start
         scheduler.step()
-        val_mae = evaluate(model, val_loader, device)
+        val_mae = evaluate(model, val_loader, device, args.limit_batches)
         epochs.append(
-            {"epoch": len(epochs), "seconds": seconds, "s_per_step": seconds / len(train_loader),
+            {"epoch": len(epochs), "seconds": seconds, "s_per_step": seconds / steps,
              "val_mae": val_mae}
         )  # fmt: skip
-        ms_per_step = 1e3 * seconds / len(train_loader)
+        ms_per_step = 1e3 * seconds / steps
         print(
             f"epoch {len(epochs) - 1:3d}  {seconds:7.2f} s  {ms_per_step:7.2f} ms/step  "
             f"val MAE {val_mae:.4f}",
@@ -184,6 +198,7 @@ def train(args: argparse.Namespace) -> dict:
         "device": torch.cuda.get_device_name() if on_gpu else "cpu",
         "backend": args.backend,
         "epochs": len(epochs),
+        "steps_per_epoch": len(train_loader),
         "s_per_epoch": sum(e["seconds"] for e in steady) / len(steady),
         "s_per_step": sum(e["s_per_step"] for e in steady) / len(steady),
         "val_mae": [e["val_mae"] for e in epochs],
@@ -200,6 +215,9 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=8.0, help="training time budget")
     parser.add_argument("--backend", default="auto", choices=("auto", "torch", "triton"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--limit-batches", type=int, help="train/val batches per epoch (a quick smoke check)"
+    )
     parser.add_argument("--json", type=Path, help="also write the summary here")
     args = parser.parse_args()
     if args.make_cache:
