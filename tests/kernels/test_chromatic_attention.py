@@ -14,6 +14,7 @@ CASES = [
     ([3, 0, 20, 9], 12, 3, dict(block_m=8, block_n=8)),  # 3 heads in blocks of 2, empty graph
     ([5, 33], 6, 1, dict(block_m=8, block_n=16)),  # head size 6 padded to 8
     ([12, 1, 40], 16, 4, dict(block_m=16, block_n=16, heads_per_program=1)),
+    ([2, 45], 32, 4, dict(block_m=32, block_n=16, heads_per_program=4)),
 ]
 
 NAMES = ("y", "dq", "dk", "dv", "dpair_att", "dpair_val")
@@ -170,3 +171,11 @@ def test_layers_sharing_ptr_build_the_block_tables_once(monkeypatch):
     chromatic_attention(*inputs, ptr, 2)
     chromatic_attention(*inputs, ptr.clone(), 2)
     assert len(builds) == 3
+
+
+def test_non_contiguous_inputs_and_int32_ptr():
+    inputs, ptr = packed_inputs([4, 9], 8)
+    wide = [torch.stack([t.detach()] * 2, dim=2).flatten(1)[:, ::2] for t in inputs]  # stride 2
+    assert not any(t.is_contiguous() for t in wide)
+    y = chromatic_attention(*wide, ptr.int(), 2)
+    assert rel_err(y, reference(*inputs, ptr, 2)) <= 1e-4
