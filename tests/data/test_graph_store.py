@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from torch_geometric.data import Batch
 
 from cgt.data import GraphStore, featurize_smiles
 from cgt.data.featurize import graph_arrays
@@ -51,3 +52,30 @@ def test_featurize_rows_collects_every_failure() -> None:
 def test_an_empty_store_is_an_error() -> None:
     with pytest.raises(ValueError, match="at least one valid molecule"):
         GraphStore.collate([], [], np.zeros((0, 1)), [])
+
+
+@pytest.mark.parametrize("featurizer", ["zinc", "atom"])
+def test_batch_equals_pyg_batching_of_the_items(featurizer: str) -> None:
+    smiles = SMILES + ["c1ccc2ccccc2c1", "CCN(CC)CC", "C1C2CC3CC1CC(C2)C3"]
+    graphs = [graph_arrays(s, featurizer) for s in smiles]
+    y = np.random.default_rng(0).normal(size=(len(smiles), 3))
+    store = GraphStore(GraphStore.collate(graphs, smiles, y, range(len(smiles))))
+    for positions in ([0], [7, 1, 2, 0, 5], list(range(len(smiles)))[::-1], [3, 3]):
+        fast = store.batch(positions)
+        reference = Batch.from_data_list([store[i] for i in positions])
+        assert type(fast) is type(reference)
+        assert set(fast.keys()) == set(reference.keys())
+        for key in reference.keys():
+            if torch.is_tensor(reference[key]):
+                assert fast[key].dtype == reference[key].dtype, key
+                assert torch.equal(fast[key], reference[key]), key
+            else:
+                assert fast[key] == reference[key], key
+        assert fast.num_graphs == reference.num_graphs == len(positions)
+        for key, slices in reference._slice_dict.items():
+            assert torch.equal(fast._slice_dict[key], slices), key
+        for a, b in zip(fast.to_data_list(), reference.to_data_list(), strict=True):
+            assert a.smiles == b.smiles and a.num_nodes == b.num_nodes
+            for key in b.keys():
+                if torch.is_tensor(b[key]):
+                    assert torch.equal(a[key], b[key]), key
