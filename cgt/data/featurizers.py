@@ -102,7 +102,7 @@ class ZincFeaturizer(Featurizer):
     """PyTorch Geometric's ZINC graphs: ``atom_type`` Long[n] in 0..27, kekulé bonds."""
 
     name = "zinc"
-    version = 1
+    version = 2  # 2: dative and zero-order bonds are errors, not single bonds
 
     def __init__(self) -> None:
         self._types = {_zinc_key(label): i for i, label in enumerate(ZINC_ATOM_TYPES)}
@@ -130,7 +130,11 @@ class ZincFeaturizer(Featurizer):
             )  # fmt: skip
         edge_index, order = _edges(Chem.GetAdjacencyMatrix(mol, useBO=True, force=True))
         bond_type = order.astype(np.int64)
-        if bond_type.size and (bond_type.max() > 3 or (bond_type != order).any()):
+        # Any other bond type shows as an order above 3, a fraction, or (dative, zero-order)
+        # a bond missing from one or both directions of the adjacency matrix.
+        if bond_type.size != 2 * mol.GetNumBonds() or (
+            bond_type.size and (bond_type.max() > 3 or (bond_type != order).any())
+        ):
             bond = _first_bond_not(mol, (Chem.BondType.SINGLE, Chem.BondType.DOUBLE,
                                          Chem.BondType.TRIPLE))  # fmt: skip
             raise VocabularyError(

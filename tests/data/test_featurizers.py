@@ -118,6 +118,16 @@ def test_zinc_rejects_atoms_outside_the_vocabulary(smiles: str) -> None:
     assert repr(smiles) in str(error) and f"atom {error.index}" in str(error)
 
 
+@pytest.mark.parametrize("featurizer", ["zinc", "atom"])
+@pytest.mark.parametrize("smiles", ["CN(C)(C)->O", "C$C"])
+def test_bonds_outside_the_vocabulary(smiles: str, featurizer: str) -> None:
+    with pytest.raises(VocabularyError, match="bond") as info:
+        featurize_smiles(smiles, featurizer)
+    error = info.value
+    assert error.part == "bond" and error.description in ("DATIVE", "QUADRUPLE")
+    assert error.index == Chem.MolFromSmiles(smiles).GetNumBonds() - 1
+
+
 def test_atom_featurizer_columns() -> None:
     graph = featurize_smiles("c1ccncc1C(=O)[O-]", "atom")
     assert graph.x.shape == (9, len(ATOM_FEATURE_NAMES)) and graph.x.dtype == torch.long
