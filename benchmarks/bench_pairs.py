@@ -1,9 +1,11 @@
-"""Pair features: computed per batch on the fly vs cached, and the memory a cache would take.
+"""Per-batch data costs: batching, pair features on the fly vs cached, and cache memory.
 
     .venv/bin/python benchmarks/bench_pairs.py [--steps 20] [--batches 40] [--threads 1]
         [--zinc-full PATH]
 
 For batches of 32 and 128 ZINC 12k train molecules (file order), prints ms/batch of
+- batching: PyG's ``Batch.from_data_list`` of the items vs ``GraphStore.batch`` (what the
+  data modules use), and
 - ``pair_features(batch, steps)`` on the fly (on CPU, and on CUDA when available), and
 - the cached alternative: concatenating precomputed per-graph features (what a collate
   function would do), which still has to be copied to the device.
@@ -62,6 +64,17 @@ def main() -> None:
 
     train = ZINC("train")
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    print("Batching (per batch, CPU): PyG Batch.from_data_list(items) vs GraphStore.batch")
+    print("| batch | from_data_list (ms/batch) | GraphStore.batch (ms/batch) |")
+    print("| ----- | ------------------------- | --------------------------- |")
+    for size in (32, 128):
+        groups = [list(range(b * size, (b + 1) * size)) for b in range(args.batches)]
+        items = best_ms(
+            lambda groups=groups: [Batch.from_data_list([train[i] for i in g]) for g in groups]
+        )
+        store = best_ms(lambda groups=groups: [train.batch(g) for g in groups])
+        print(f"| {size:5d} | {items / args.batches:25.2f} | {store / args.batches:27.2f} |")
+    print()
     print(f"ZINC 12k train, steps={args.steps}, {args.batches} batches per size, "
           f"torch threads={torch.get_num_threads()}")  # fmt: skip
     print("| batch | device | on the fly (ms/batch) | cached: concat (ms/batch) | "

@@ -141,8 +141,8 @@ class GraphStore(Dataset):
         """The items at ``positions`` as one PyG ``Batch``, gathered without per-item objects.
 
         Equal to ``Batch.from_data_list([self[i] for i in positions])`` (same fields,
-        ``ptr``, ``batch``, ``to_data_list()``), about 10x faster: use it as the
-        ``collate_fn`` of a DataLoader over positions.
+        ``ptr``, ``batch``, ``to_data_list()``), several times faster (benchmarks/README.md):
+        use it as the ``collate_fn`` of a DataLoader over positions.
         """
         index = torch.as_tensor(positions, dtype=torch.long)
         size = index.numel()
