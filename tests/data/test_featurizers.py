@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import gzip
-import importlib.resources
 import re
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import torch
@@ -16,13 +15,12 @@ from cgt.data import (
     ATOM_FEATURE_SIZES,
     BOND_FEATURE_SIZES,
     ELEMENTS,
+    ZINC,
     ZINC_ATOM_TYPES,
     featurize_smiles,
     get_featurizer,
 )
 from cgt.errors import VocabularyError
-
-ZINC = {label: index for index, label in enumerate(ZINC_ATOM_TYPES)}
 
 
 def zinc_labels(smiles: str) -> list[str]:
@@ -88,18 +86,14 @@ def kekule_smiles_labels(smiles: str) -> Counter:
     return labels
 
 
-def test_zinc_val_test_match_the_kekule_smiles_tokens() -> None:
+def test_zinc_val_test_match_the_kekule_smiles_tokens(zinc_root: Path) -> None:
     """Every val/test molecule: types in the vocabulary, equal to the kekulé SMILES tokens."""
-    source = importlib.resources.files("cgt.data") / "files" / "zinc" / "zinc12k.csv.gz"
-    with gzip.open(source.open("rb"), "rt") as handle:
-        rows = [row.split(",") for row in handle.read().splitlines()[1:]]
-    smiles = [row[2] for row in rows if row[0] in ("val", "test")]
-    assert len(smiles) == 2000
     seen_types: Counter = Counter()
-    for s in smiles:
-        graph = featurize_smiles(s, "zinc")
+    graphs = [g for split in ("val", "test") for g in ZINC(split, root=zinc_root)]
+    assert len(graphs) == 2000
+    for graph in graphs:
         labels = Counter(ZINC_ATOM_TYPES[t] for t in graph.atom_type.tolist())
-        assert labels == kekule_smiles_labels(s), s
+        assert labels == kekule_smiles_labels(graph.smiles), graph.smiles
         assert set(graph.bond_type.tolist()) <= {1, 2, 3}
         assert 9 <= graph.num_nodes <= 37
         seen_types.update(labels)
