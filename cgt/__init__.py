@@ -6,16 +6,30 @@ The public API in one place:
 - :class:`CGT`: the whole model (``nn.Module``) and :class:`CGTModule`, its Lightning system;
 - :func:`load_model` / :func:`predict`: SMILES in, predictions out, from a checkpoint;
 - :func:`featurize_smiles`: SMILES to a graph; :class:`InvalidSmilesError` when that fails.
+
+Names are imported on first use, so ``from cgt import ChromaticSelfAttention`` needs only
+PyTorch (not RDKit or Lightning).
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from cgt.data.featurize import featurize_smiles
-from cgt.errors import InvalidSmilesError, VocabularyError
-from cgt.inference import CGTPredictor, load_model, predict
-from cgt.model import CGT
-from cgt.nn.attention import ChromaticSelfAttention
-from cgt.system import CGTModule
+# Public name -> module that defines it.
+_EXPORTS = {
+    "CGT": "cgt.model",
+    "CGTModule": "cgt.system",
+    "CGTPredictor": "cgt.inference",
+    "ChromaticSelfAttention": "cgt.nn.attention",
+    "InvalidSmilesError": "cgt.errors",
+    "VocabularyError": "cgt.errors",
+    "featurize_smiles": "cgt.data.featurize",
+    "load_model": "cgt.inference",
+    "predict": "cgt.inference",
+}
 
 __all__ = [
     "CGT",
@@ -29,3 +43,23 @@ __all__ = [
     "load_model",
     "predict",
 ]
+
+if TYPE_CHECKING:
+    from cgt.data.featurize import featurize_smiles
+    from cgt.errors import InvalidSmilesError, VocabularyError
+    from cgt.inference import CGTPredictor, load_model, predict
+    from cgt.model import CGT
+    from cgt.nn.attention import ChromaticSelfAttention
+    from cgt.system import CGTModule
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'cgt' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

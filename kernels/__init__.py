@@ -11,7 +11,7 @@ to run the kernels on CPU through Triton's interpreter (slow; for tests).
 See ``kernels/README.md`` for the algorithm, limits and benchmarks.
 """
 
-from cgt.kernels.chromatic_attention import chromatic_attention
+from cgt.kernels.csa import chromatic_attention
 from cgt.kernels.dropout import dropout_mask
 
 __all__ = ["chromatic_attention", "dropout_mask"]

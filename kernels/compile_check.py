@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
             "compile_check needs TRITON_INTERPRET unset (the interpreter compiles nothing)"
         )
 
-    attention = importlib.import_module("cgt.kernels.chromatic_attention")
+    attention = importlib.import_module("cgt.kernels.csa")
     dropout = importlib.import_module("cgt.kernels.dropout")
     blocks = attention._blocks(
         args.channels,

@@ -13,8 +13,9 @@ from __future__ import annotations
 import torch
 import triton
 import triton.language as tl
-from cgt.kernels import _buffers
 from torch import Tensor
+
+from cgt.kernels import _buffers
 
 __all__ = ["dropout_mask", "keep_pair"]
 

@@ -1,11 +1,11 @@
 """The layer's backend switch (cgt.nn.attention) and training through the kernel."""
 
-import cgt.kernels
 import pytest
 import torch
 from kernel_testing import rel_err
 from torch_geometric.data import Batch
 
+import cgt.kernels
 from cgt.data import featurize_smiles
 from cgt.model import CGT
 from cgt.nn.attention import ChromaticSelfAttention

@@ -1,5 +1,6 @@
 import pytest
 import torch
+
 from cgt.kernels import dropout_mask
 
 

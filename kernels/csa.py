@@ -69,9 +69,10 @@ from dataclasses import dataclass
 import torch
 import triton
 import triton.language as tl
+from torch import Tensor
+
 from cgt.kernels import _buffers
 from cgt.kernels.dropout import keep_pair
-from torch import Tensor
 
 __all__ = ["chromatic_attention"]
 

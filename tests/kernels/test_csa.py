@@ -2,9 +2,9 @@ import importlib
 
 import pytest
 import torch
-from cgt.kernels import chromatic_attention, dropout_mask
 from kernel_testing import packed_inputs, rel_err
 
+from cgt.kernels import chromatic_attention, dropout_mask
 from cgt.nn.functional import chromatic_attention as reference
 
 # Small tiles keep the interpreter fast and put several query and key blocks in a graph.
@@ -117,7 +117,7 @@ def test_seed_none_draws_from_torch_generator():
 
 def test_custom_op_registration_and_torch_compile():
     inputs, ptr = packed_inputs([3, 4], 4)
-    ops = importlib.import_module("cgt.kernels.chromatic_attention")
+    ops = importlib.import_module("cgt.kernels.csa")
     # Schema, fake (meta) implementation, autograd registration, AOT dispatch.
     torch.library.opcheck(ops._fwd_op, (*inputs, ptr, 2, 0.5, torch.tensor(3), 8, 8, 1, 4))
 
@@ -158,7 +158,7 @@ def test_bad_inputs_get_clear_errors():
 
 
 def test_layers_sharing_ptr_build_the_block_tables_once(monkeypatch):
-    module = importlib.import_module("cgt.kernels.chromatic_attention")
+    module = importlib.import_module("cgt.kernels.csa")
     builds = []
     build = module._build_layout
     monkeypatch.setattr(module, "_build_layout", lambda *a: builds.append(1) or build(*a))
