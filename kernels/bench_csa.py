@@ -48,23 +48,11 @@ HERE = Path(__file__).resolve().parent
 
 
 def _import_kernels():
-    """``cgt.kernels``, also from a bare source checkout on a GPU box.
+    """``cgt.kernels``, also from a bare source checkout on a GPU box (``PYTHONPATH=.``).
 
-    There, ``PYTHONPATH=.`` finds ``cgt`` but its ``__init__`` imports what the GPU box
-    lacks (RDKit, for the featurizers): then ``cgt`` is registered as a bare package,
-    enough for ``cgt.nn.functional`` and the kernels, which need torch and triton only.
-    And ``kernels/`` is ``cgt.kernels`` only in an installed cgt: map it here.
+    ``kernels/`` is ``cgt.kernels`` only in an installed cgt: map it here otherwise.
+    (``import cgt`` itself needs neither RDKit nor Lightning, which the GPU box lacks.)
     """
-    try:
-        importlib.import_module("cgt")
-    except ImportError as error:
-        if error.name is None or error.name.split(".")[0] == "cgt":
-            raise
-        for name in [name for name in sys.modules if name.split(".")[0] == "cgt"]:
-            del sys.modules[name]
-        spec = importlib.machinery.ModuleSpec("cgt", None, is_package=True)
-        spec.submodule_search_locations = [str(HERE.parent / "cgt")]
-        sys.modules["cgt"] = importlib.util.module_from_spec(spec)
     try:
         return importlib.import_module("cgt.kernels")
     except ModuleNotFoundError as error:
