@@ -47,7 +47,7 @@ class _MoleculeDataModule(LightningDataModule):
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         """Batches of positions, gathered by the store into one PyG ``Batch`` each."""
         if split not in self.datasets:
-            self.setup()
+            self.setup({"train": "fit", "val": "validate", "test": "test"}[split])
         dataset = self.datasets[split]
         if isinstance(dataset, Subset):
             store, positions = dataset.dataset, list(dataset.indices)
@@ -62,6 +62,14 @@ class _MoleculeDataModule(LightningDataModule):
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )
+
+    def state_dict(self) -> dict[str, Tensor]:
+        """The shuffling generator's state, saved in Lightning checkpoints so that a resumed
+        run continues with the same epoch orders as an uninterrupted one."""
+        return {"generator": self._generator.get_state()}
+
+    def load_state_dict(self, state_dict: dict[str, Tensor]) -> None:
+        self._generator.set_state(state_dict["generator"])
 
     def train_dataloader(self) -> DataLoader:
         """Shuffled batches; the order is reproducible from ``seed``, new every epoch."""

@@ -177,3 +177,22 @@ def test_csv_module_options_are_checked(props: Path, tmp_path: Path) -> None:
     pd.DataFrame({"smiles": ["C", "CC", "CCC"], "y": [1, 2, 3]}).to_csv(tiny, index=False)
     with pytest.raises(ValueError, match="the val split is empty"):
         CSVDataModule(tiny, "y", root=tmp_path).setup()
+
+
+def test_resuming_continues_the_epoch_orders(small_zinc: Path, tmp_path: Path) -> None:
+    """The generator state goes into checkpoints (LightningDataModule.state_dict)."""
+
+    def module() -> ZINCDataModule:
+        return ZINCDataModule(batch_size=64, seed=5, subset=False, path=small_zinc, root=tmp_path)
+
+    uninterrupted = module()
+    loader = uninterrupted.train_dataloader()
+    epochs = [smiles_order(loader) for _ in range(3)]
+
+    first = module()
+    smiles_order(first.train_dataloader())
+    state = first.state_dict()
+    resumed = module()
+    resumed.load_state_dict(state)
+    loader = resumed.train_dataloader()
+    assert [smiles_order(loader) for _ in range(2)] == epochs[1:]
