@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import types
 from pathlib import Path
 
 import pandas as pd
@@ -188,6 +189,20 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(describe_invalid(predictions)), file=sys.stderr)
     return EXIT_OK
 
+
+class _CallableModule(types.ModuleType):
+    """``cgt.predict`` names both this module and the function :func:`cgt.inference.predict`
+    (exported lazily by ``cgt``). Importing this module rebinds the package attribute
+    ``cgt.predict`` to the module, so the module forwards calls to the function: either way
+    ``cgt.predict(smiles, checkpoint=...)`` works."""
+
+    def __call__(self, *args, **kwargs):
+        from cgt.inference import predict
+
+        return predict(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import io
 import subprocess
 import sys
@@ -11,7 +12,6 @@ import pandas as pd
 import pytest
 import torch
 
-import cgt.predict
 from cgt.inference import load_model
 from cgt.predict import EXIT_INVALID_ROWS, EXIT_OK, EXIT_USAGE, main
 from cgt.system import CGTModule
@@ -147,14 +147,14 @@ def test_help_documents_exit_codes(capsys):
 
 
 def test_progress_bar_for_large_inputs(checkpoint, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(cgt.predict, "PROGRESS_MIN_ROWS", 10)
+    monkeypatch.setattr(importlib.import_module("cgt.predict"), "PROGRESS_MIN_ROWS", 10)
     source = tmp_path / "many.csv"
     pd.DataFrame({"smiles": ["CCO", "CCN"] * 6}).to_csv(source, index=False)
     output = tmp_path / "many_out.csv"
     argv = ["--checkpoint", checkpoint, "--input", source, "--output", output, "--batch-size", 4]
     code, _, err = run(argv, capsys)
     assert code == EXIT_OK
-    assert "predicting" in err and "12/12" in err
+    assert "predicting" in err and "/12 " in err  # tqdm bar counting the 12 rows
     assert len(pd.read_csv(output)) == 12
     code, _, err = run([*argv, "--no-progress"], capsys)
     assert code == EXIT_OK and "predicting" not in err
@@ -173,3 +173,13 @@ def test_runs_as_a_module(checkpoint):
     assert result.returncode == EXIT_OK, result.stderr
     assert result.stdout.splitlines()[0] == "smiles,logp,tpsa,error"
     assert "1 rows, 1 valid, 0 invalid" in result.stderr
+
+
+def test_cgt_predict_is_callable_after_the_module_is_imported(checkpoint):
+    import cgt
+
+    module = importlib.import_module("cgt.predict")  # rebinds the attribute cgt.predict
+    assert cgt.predict is module
+    table = cgt.predict(["CCO", "c1ccccc1O"], checkpoint=checkpoint)
+    expected = load_model(checkpoint).predict(["CCO", "c1ccccc1O"])
+    pd.testing.assert_frame_equal(table, expected)
