@@ -146,7 +146,8 @@ class CSVDataModule(_MoleculeDataModule):
     mean and std of the TRAIN split (missing values ignored), which the model applies.
 
     Args:
-        path: the CSV file.
+        path: the CSV file; a bare name that is not a file finds the example of that name
+            shipped with cgt (``zinc_props.csv``, see ``cgt/data/files/examples/``).
         smiles_column: column holding the SMILES.
         target_columns: numeric target columns; empty cells are missing targets.
         task: ``"regression"``, or ``"classification"`` (binary, targets 0/1).
@@ -188,7 +189,7 @@ class CSVDataModule(_MoleculeDataModule):
         if (split == "column") != (split_column is not None):
             raise ValueError("split_column is needed with split='column', and only then")
         split_counts(1, split_sizes)  # validates the fractions
-        self.path = Path(path)
+        self.path = _csv_path(path)
         self._target_names = [target_columns] if isinstance(target_columns, str) else list(
             target_columns
         )  # fmt: skip
@@ -283,3 +284,12 @@ def _check_binary(dataset: CSVDataset, source: str) -> None:
             f"{source}: binary classification targets must be 0 or 1 (or empty), but "
             f"{int(bad.sum())} are not:\n{listing}"
         )
+
+
+def _csv_path(path: str | os.PathLike) -> Path:
+    """``path``, or the shipped example of that name when ``path`` is a bare name and no file."""
+    path = Path(path)
+    if path.exists() or path.parent != Path("."):
+        return path
+    example = Path(__file__).parent / "files" / "examples" / path.name
+    return example if example.is_file() else path
