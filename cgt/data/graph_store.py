@@ -15,9 +15,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from torch_geometric.data import Batch
 
-from cgt.data.featurize import SmilesParser, graph_arrays
 from cgt.data.molgraph import MolGraph
-from cgt.errors import MoleculeError
 
 __all__ = ["GraphStore", "featurize_rows"]
 
@@ -37,6 +35,10 @@ def featurize_rows(
         rows, and ``(position, smiles, reason)`` for every row that failed (a missing
         SMILES cell included).
     """
+    # Imported here: loading and batching processed graphs must work without RDKit.
+    from cgt.data.featurize import SmilesParser, graph_arrays
+    from cgt.errors import MoleculeError
+
     graphs, kept, invalid = [], [], []
     with SmilesParser() as parser:
         for row, text in enumerate(smiles):
