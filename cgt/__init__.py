@@ -5,7 +5,8 @@ The public API in one place:
 - :class:`ChromaticSelfAttention`: the attention layer, for your own models;
 - :class:`CGT`: the whole model (``nn.Module``) and :class:`CGTModule`, its Lightning system;
 - :func:`load_model` / :func:`predict`: SMILES in, predictions out, from a checkpoint;
-- :func:`featurize_smiles`: SMILES to a graph; :class:`InvalidSmilesError` when that fails.
+- :func:`featurize_smiles`: SMILES to a graph; :class:`InvalidSmilesError` when that fails
+  (all molecule errors are :class:`MoleculeError`, a ``ValueError``).
 
 Names are imported on first use, so ``from cgt import ChromaticSelfAttention`` needs only
 PyTorch (not RDKit or Lightning).
@@ -24,7 +25,9 @@ _EXPORTS = {
     "CGTModule": "cgt.system",
     "CGTPredictor": "cgt.inference",
     "ChromaticSelfAttention": "cgt.nn.attention",
+    "InvalidRowsError": "cgt.errors",
     "InvalidSmilesError": "cgt.errors",
+    "MoleculeError": "cgt.errors",
     "VocabularyError": "cgt.errors",
     "featurize_smiles": "cgt.data.featurize",
     "load_model": "cgt.inference",
@@ -36,7 +39,9 @@ __all__ = [
     "CGTModule",
     "CGTPredictor",
     "ChromaticSelfAttention",
+    "InvalidRowsError",
     "InvalidSmilesError",
+    "MoleculeError",
     "VocabularyError",
     "__version__",
     "featurize_smiles",
@@ -46,7 +51,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from cgt.data.featurize import featurize_smiles
-    from cgt.errors import InvalidSmilesError, VocabularyError
+    from cgt.errors import InvalidRowsError, InvalidSmilesError, MoleculeError, VocabularyError
     from cgt.inference import CGTPredictor, load_model, predict
     from cgt.model import CGT
     from cgt.nn.attention import ChromaticSelfAttention
