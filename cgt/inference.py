@@ -205,11 +205,14 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> C
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
+        ValueError: ``device`` is a CUDA device and CUDA is not available.
         CheckpointError: not a cgt checkpoint, truncated or corrupt, a newer schema, a
             featurizer this cgt does not know or whose vocabulary changed, or weights that
             do not fit the stored model configuration. The message names the file.
     """
     device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(device)!r} was asked for, but CUDA is not available here")
     info, state_dict = read_checkpoint(path, map_location=device)
     try:
         current = get_featurizer(info.featurizer).vocabulary

@@ -182,6 +182,13 @@ def test_gpu_checkpoint_loads_on_cpu(trained, tmp_path):
     pd.testing.assert_frame_equal(got, expected)
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks a machine without a GPU")
+def test_asking_for_a_missing_gpu_is_a_clear_error(trained):
+    _, path = trained
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        load_model(path, device="cuda")
+
+
 def test_refuses_weights_that_do_not_fit(trained, tmp_path):
     _, path = trained
     checkpoint = torch.load(path, weights_only=True)
