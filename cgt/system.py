@@ -156,6 +156,17 @@ class CGTModule(pl.LightningModule):
         result = stats()
         if result is not None:
             mean, std = (torch.as_tensor(s, dtype=torch.float32).flatten() for s in result)
+            if mean.shape != self.target_mean.shape or std.shape != self.target_std.shape:
+                raise ValueError(
+                    f"target_stats() gave {mean.numel()} means and {std.numel()} stds for "
+                    f"{len(self.target_names)} targets {self.target_names}"
+                )
+            bad = [n for n, s in zip(self.target_names, std.tolist(), strict=True) if not s > 0]
+            if bad or not torch.isfinite(mean).all():
+                raise ValueError(
+                    f"target normalisation must be finite with std > 0; targets {bad or '?'} "
+                    f"have mean {mean.tolist()} and std {std.tolist()} (a constant target?)"
+                )
             self.target_mean.copy_(mean)
             self.target_std.copy_(std)
 

@@ -61,6 +61,15 @@ def test_target_normalisation_from_the_datamodule():
     assert metadata["model_config"]["num_targets"] == 2
 
 
+def test_degenerate_target_stats_are_refused():
+    module = CGTModule(**TINY, target_names=["a", "b"])
+    module.trainer = SimpleNamespace(
+        datamodule=SimpleNamespace(target_stats=lambda: ([1.0, 2.0], [0.5, 0.0]))
+    )
+    with pytest.raises(ValueError, match=r"\['b'\]"):
+        module.setup("fit")
+
+
 def test_classification_trains_with_missing_labels_and_reports_auroc(tmp_path):
     torch.manual_seed(0)
     labels = [
