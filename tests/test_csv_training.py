@@ -13,6 +13,7 @@ import torch
 from torchmetrics.functional.classification import binary_auroc
 
 from cgt.data import CSVDataModule
+from cgt.data.splits import scaffold
 from cgt.inference import load_model
 from cgt.train import main as train_main
 
@@ -78,6 +79,19 @@ def test_example_csv_has_missing_targets():
     assert table[["logp", "tpsa", "polar"]].isna().sum().tolist() == [20, 16, 14]
     known = table.dropna(subset=["tpsa", "polar"])
     assert ((known["tpsa"] > 60) == (known["polar"] == 1)).all()
+
+
+def test_example_scaffold_split_keeps_scaffolds_apart():
+    module = datamodule()
+    scaffolds = {
+        split: {scaffold(s) for s in split_rows(module, split)["smiles"]}
+        for split in ("train", "val", "test")
+    }
+    sizes = {split: len(module.datasets[split]) for split in scaffolds}
+    assert sizes["train"] > 250 and sizes["val"] > 20 and sizes["test"] > 20
+    assert not scaffolds["train"] & scaffolds["test"]
+    assert not scaffolds["train"] & scaffolds["val"]
+    assert not scaffolds["val"] & scaffolds["test"]
 
 
 def test_regression_checkpoint_carries_train_only_normalisation(regression):
