@@ -91,11 +91,28 @@ ZINC_ATOM_TYPES: tuple[str, ...] = (
 """The 28 atom types of PyTorch Geometric's ZINC, in its index order."""
 
 
-def _zinc_key(label: str) -> tuple[str, int, int]:
+def _zinc_key(label: str) -> tuple[int, int, int]:
+    """(atomic number, explicit H, charge sign) of a label of :data:`ZINC_ATOM_TYPES`."""
     parts = label.split()
     hydrogens = next((int(p[1:]) for p in parts[1:] if p.startswith("H")), 0)
     sign = {"+": 1, "-": -1}.get(parts[-1], 0)
-    return parts[0], hydrogens, sign
+    return Chem.GetPeriodicTable().GetAtomicNumber(parts[0]), hydrogens, sign
+
+
+class _ZincTypes(dict):
+    """(atomic number, explicit H, formal charge) -> ZINC type, -1 outside the vocabulary.
+
+    Filled on first use of each key, so that looking an atom up is one C-level dict access.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._by_sign = {_zinc_key(label): i for i, label in enumerate(ZINC_ATOM_TYPES)}
+
+    def __missing__(self, key: tuple[int, int, int]) -> int:
+        element, hydrogens, charge = key
+        self[key] = self._by_sign.get((element, hydrogens, (charge > 0) - (charge < 0)), -1)
+        return self[key]
 
 
 class ZincFeaturizer(Featurizer):
@@ -105,7 +122,7 @@ class ZincFeaturizer(Featurizer):
     version = 2  # 2: dative and zero-order bonds are errors, not single bonds
 
     def __init__(self) -> None:
-        self._types = {_zinc_key(label): i for i, label in enumerate(ZINC_ATOM_TYPES)}
+        self._types = _ZincTypes()
 
     @property
     def vocabulary(self) -> dict:
@@ -113,15 +130,17 @@ class ZincFeaturizer(Featurizer):
 
     def featurize(self, mol: Chem.Mol, smiles: str) -> dict[str, np.ndarray]:
         Chem.Kekulize(mol, clearAromaticFlags=True)
-        types = self._types
-        atom_type = [
-            types.get((a.GetSymbol(), a.GetNumExplicitHs(), (c > 0) - (c < 0)), -1)
-            for a in _atoms(mol)
-            for c in (a.GetFormalCharge(),)
-        ]
+        atoms = list(_atoms(mol))
+        keys = zip(
+            map(Chem.Atom.GetAtomicNum, atoms),
+            map(Chem.Atom.GetNumExplicitHs, atoms),
+            map(Chem.Atom.GetFormalCharge, atoms),
+            strict=True,
+        )
+        atom_type = list(map(self._types.__getitem__, keys))
         if -1 in atom_type:
             index = atom_type.index(-1)
-            atom = mol.GetAtomWithIdx(index)
+            atom = atoms[index]
             raise VocabularyError(
                 smiles, "atom", index,
                 f"{atom.GetSymbol()}, charge {atom.GetFormalCharge():+d}, "
@@ -203,49 +222,40 @@ class AtomFeaturizer(Featurizer):
         }
 
     def featurize(self, mol: Chem.Mol, smiles: str) -> dict[str, np.ndarray]:
-        raw = np.array(
-            [
-                (
-                    a.GetAtomicNum(),
-                    a.GetDegree(),
-                    a.GetFormalCharge(),
-                    a.GetTotalNumHs(),
-                    a.GetIsAromatic(),
-                    int(a.GetHybridization()),
-                    a.IsInRing(),
-                )  # fmt: skip
-                for a in _atoms(mol)
-            ],
-            dtype=np.int64,
-        ).reshape(-1, len(ATOM_FEATURE_NAMES))
-        x = raw.copy()
-        x[:, 0] = _ELEMENT_INDEX[raw[:, 0]]
+        # Column by column: one C-level map per property instead of a Python loop per atom.
+        atoms = list(_atoms(mol))
+        columns = [list(map(read, atoms)) for read in _ATOM_READERS]
+        raw = np.array(columns, dtype=np.int64).reshape(len(ATOM_FEATURE_NAMES), -1)
+        x = raw.T.copy()
+        x[:, 0] = _ELEMENT_INDEX[raw[0]]
         x[:, 2] += _MAX_CHARGE
         bad = (x < 0) | (x >= np.asarray(ATOM_FEATURE_SIZES))
         if bad.any():
             index, column = (int(v) for v in np.argwhere(bad)[0])
             raise VocabularyError(
-                smiles, "atom", index, _describe(mol.GetAtomWithIdx(index)), self.name,
+                smiles, "atom", index, _describe(atoms[index]), self.name,
                 _ATOM_LIMITS[ATOM_FEATURE_NAMES[column]],
             )  # fmt: skip
 
-        bonds = []
-        for bond in mol.GetBonds():
-            order = _BOND_ORDER.get(bond.GetBondType())
-            if order is None:
-                raise VocabularyError(
-                    smiles, "bond", bond.GetIdx(), str(bond.GetBondType()), self.name,
-                    "bond orders are single, double, triple or aromatic",
-                )  # fmt: skip
-            bonds.append(
-                (bond.GetBeginAtomIdx(), bond.GetEndAtomIdx(), order,
-                 bond.GetIsConjugated(), bond.IsInRing())
+        bonds = list(map(mol.GetBondWithIdx, range(mol.GetNumBonds())))
+        orders = list(map(_BOND_ORDER.get, map(Chem.Bond.GetBondType, bonds)))
+        if None in orders:
+            bond = bonds[orders.index(None)]
+            raise VocabularyError(
+                smiles, "bond", bond.GetIdx(), str(bond.GetBondType()), self.name,
+                "bond orders are single, double, triple or aromatic",
             )  # fmt: skip
-        table = np.array(bonds, dtype=np.int64).reshape(-1, 5)
-        src = np.concatenate((table[:, 0], table[:, 1]))
-        dst = np.concatenate((table[:, 1], table[:, 0]))
+        # Rows: begin atom, end atom, order, conjugated, in ring.
+        table = np.array(
+            [list(map(read, bonds)) for read in _BOND_READERS[:2]]
+            + [orders]
+            + [list(map(read, bonds)) for read in _BOND_READERS[2:]],
+            dtype=np.int64,
+        ).reshape(5, -1)
+        src = np.concatenate((table[0], table[1]))
+        dst = np.concatenate((table[1], table[0]))
         order = np.argsort(src * max(len(x), 1) + dst, kind="stable")
-        attr = np.concatenate((table[:, 2:], table[:, 2:]))[order]
+        attr = np.concatenate((table[2:], table[2:]), axis=1).T[order]
         bond_type = attr[:, 0].copy()
         attr[:, 0] -= 1
         return {
@@ -255,6 +265,17 @@ class AtomFeaturizer(Featurizer):
             "edge_attr": attr,
         }
 
+
+# What the columns of ``x`` (ATOM_FEATURE_NAMES order) and the bond table are read from.
+_ATOM_READERS = (
+    Chem.Atom.GetAtomicNum, Chem.Atom.GetDegree, Chem.Atom.GetFormalCharge,
+    Chem.Atom.GetTotalNumHs, Chem.Atom.GetIsAromatic, Chem.Atom.GetHybridization,
+    Chem.Atom.IsInRing,
+)  # fmt: skip
+_BOND_READERS = (
+    Chem.Bond.GetBeginAtomIdx, Chem.Bond.GetEndAtomIdx, Chem.Bond.GetIsConjugated,
+    Chem.Bond.IsInRing,
+)  # fmt: skip
 
 _ATOM_LIMITS = {
     "element": f"known elements are {', '.join(ELEMENTS)}",

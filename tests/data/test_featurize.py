@@ -5,11 +5,21 @@ from __future__ import annotations
 import pickle
 import threading
 
+import numpy as np
 import pytest
 import torch
 from rdkit import Chem
 
-from cgt.data import SmilesParser, featurize_many, featurize_smiles, parse_smiles
+from cgt.data import (
+    ATOM_FEATURE_SIZES,
+    ELEMENTS,
+    ZINC_ATOM_TYPES,
+    SmilesParser,
+    featurize_many,
+    featurize_smiles,
+    parse_smiles,
+)
+from cgt.data.featurize import graph_arrays
 from cgt.errors import InvalidSmilesError, MoleculeError, VocabularyError
 
 
@@ -148,3 +158,108 @@ def test_ring_index_lists_atoms_in_ring_order() -> None:
     for r in range(graph.ring_size.numel()):
         members = atoms[ring == r].tolist()
         assert all((a, b) in bonds for a, b in zip(members, members[1:] + members[:1], strict=True))
+
+
+# ------------------------------------------------- equivalence with RDKit's default parse
+
+
+def plain_arrays(smiles: str, featurizer: str) -> dict[str, np.ndarray]:
+    """The featurizer fields by the plainest recipe: ``Chem.MolFromSmiles`` with its
+    defaults, one atom and one bond at a time (what the fast path must reproduce).
+    A ValueError (from ``.index``) for an atom outside the vocabulary."""
+    mol = Chem.MolFromSmiles(smiles)
+    rings = mol.GetRingInfo().AtomRings()
+    aromatic = Chem.BondType.AROMATIC
+    atoms = [a for ring in rings for a in ring]
+    ring_ids = [r for r, ring in enumerate(rings) for _ in ring]
+    fields = {
+        "ring_index": np.array([atoms, ring_ids], dtype=np.int64).reshape(2, -1),
+        "ring_size": np.array([len(ring) for ring in rings], dtype=np.int64),
+        "ring_aromatic": np.array(
+            [
+                all(mol.GetBondBetweenAtoms(ring[k - 1], ring[k]).GetBondType() == aromatic
+                    for k in range(len(ring)))
+                for ring in rings
+            ],
+            dtype=bool,
+        ),
+        "num_nodes": np.array(mol.GetNumAtoms(), dtype=np.int64),
+    }  # fmt: skip
+    if featurizer == "zinc":
+        Chem.Kekulize(mol, clearAromaticFlags=True)
+        labels = []
+        for atom in mol.GetAtoms():
+            hydrogens, charge = atom.GetNumExplicitHs(), atom.GetFormalCharge()
+            labels.append(
+                atom.GetSymbol()
+                + (f" H{hydrogens}" if hydrogens else "")
+                + (" +" if charge > 0 else " -" if charge < 0 else "")
+            )
+        fields["atom_type"] = np.array([ZINC_ATOM_TYPES.index(x) for x in labels], dtype=np.int64)
+    else:
+        fields["x"] = np.array(
+            [
+                (ELEMENTS.index(a.GetSymbol()), a.GetDegree(), a.GetFormalCharge() + 2,
+                 a.GetTotalNumHs(), a.GetIsAromatic(), int(a.GetHybridization()), a.IsInRing())
+                for a in mol.GetAtoms()
+            ],
+            dtype=np.int64,
+        ).reshape(-1, len(ATOM_FEATURE_SIZES))  # fmt: skip
+    order = {1.0: 1, 2.0: 2, 3.0: 3, 1.5: 4}
+    edges = []
+    for bond in mol.GetBonds():
+        begin, end = bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()
+        attr = (order[bond.GetBondTypeAsDouble()], bond.GetIsConjugated(), bond.IsInRing())
+        edges += [(begin, end, *attr), (end, begin, *attr)]
+    table = np.array(sorted(edges), dtype=np.int64).reshape(-1, 5)
+    fields["edge_index"] = table[:, :2].T.copy()
+    fields["bond_type"] = table[:, 2].copy()
+    if featurizer == "atom":
+        fields["edge_attr"] = table[:, 2:] - np.array([1, 0, 0])
+    return fields
+
+
+TRICKY = [
+    "c1cc[nH]c1", "C[C@H](N)O", "C[NH+](C)C", "C[NH3+]", "CC(=O)[O-]", "C[n+]1ccccc1",
+    "C[N-]S(C)(=O)=O", "[CH2-]C#N", "O=[PH](O)c1ccccc1", "FC(Cl)(Br)I", "c1cc[nH+]cc1",
+    "C1=CC=CC=C1C(=O)O",  # kekulé input: re-kekulized after aromaticity perception
+    "C1=CC=C2C=CC=CC2=C1", "O=c1cccc[nH]1", "c1ccc2c(c1)-c1ccccc1-2", "C1C2CC3CC1CC(C2)C3",
+    "C1CCC2(CC1)CCCC2", "c1ccc2[nH]ccc2c1", "c1ccc2cc3ccccc3cc2c1", "C=C1C=CC=C1",
+    "[H]C([H])(O)C", "[H]c1ccccc1", "[H]n1cccc1", "[H]C(C)(C)C", "[2H]C(Cl)Cl", "[13CH3]O",
+    "C[S@@+]([O-])c1ccccc1", "F/C=C/F", "CC.O", "C", "O=C1C=CC(=O)C=C1", "C1CC=CC=CC=C1",
+    "[Na+].[Cl-]", "C[Si](C)(C)C", "B(O)(O)c1ccccc1", "[Fe](C)(C)(C)(C)(C)C", "[CH3+]",
+    "[N+]#[C-]", "CC[Xe]",
+]  # fmt: skip
+"""Charges, bracket H, explicit hydrogen atoms, kekulé input, non-aromatic rings written in
+lowercase, fused/bridged/spiro rings, stereo, ions and atoms outside the ZINC vocabulary."""
+
+
+def zinc_sample(count: int) -> list[str]:
+    """Every ``12000 // count``-th molecule of the shipped ZINC 12k file."""
+    import pandas as pd
+
+    from cgt.data.zinc import zinc_source
+
+    smiles = pd.read_csv(zinc_source(), usecols=["smiles"])["smiles"].tolist()
+    return smiles[:: len(smiles) // count]
+
+
+@pytest.mark.parametrize("featurizer", ["zinc", "atom"])
+def test_fast_path_equals_the_plain_recipe(featurizer: str) -> None:
+    """Parsing without RDKit's stereo perception and the column-wise reads change nothing:
+    every field (atom types, edges, kekulé bond types, rings) equals the plain recipe."""
+    rejected = 0
+    for smiles in TRICKY + zinc_sample(200):
+        try:
+            plain = plain_arrays(smiles, featurizer)
+        except ValueError:
+            rejected += 1
+            with pytest.raises(VocabularyError):
+                graph_arrays(smiles, featurizer)
+            continue
+        fast = graph_arrays(smiles, featurizer)
+        assert fast.keys() == plain.keys(), smiles
+        for key, value in plain.items():
+            assert fast[key].dtype == value.dtype, (smiles, key)
+            assert np.array_equal(fast[key], value), (smiles, key)
+    assert 0 < rejected < 15  # both outcomes are exercised
