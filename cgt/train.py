@@ -35,7 +35,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 from cgt.checkpoint_io import AtomicCheckpointIO
 from cgt.system import CGTModule
 
-__all__ = ["CGTCLI", "main", "resolve_config_path"]
+__all__ = ["CGTCLI", "main", "resolve_config_path", "train"]
 
 
 def resolve_config_path(name: str) -> str:
@@ -137,8 +137,18 @@ class CGTCLI(LightningCLI):
         return super().instantiate_trainer(**kwargs)
 
 
-def main(args: list[str] | None = None) -> dict[str, Any]:
-    """Trains, tests the best-validation checkpoint, writes and returns ``metrics.json``."""
+def main(args: list[str] | None = None) -> None:
+    """Command-line entry point (``python -m cgt.train``, ``cgt-train``): :func:`train`."""
+    train(args)
+
+
+def train(args: list[str] | None = None) -> dict[str, Any]:
+    """Trains, tests the best-validation checkpoint, writes and returns ``metrics.json``.
+
+    Args:
+        args: command-line arguments (default ``sys.argv[1:]``), e.g.
+            ``["--config", "zinc-tiny.yaml", "--trainer.default_root_dir", "runs/x"]``.
+    """
     if args is None:  # from the command line: LightningCLI reads sys.argv itself
         sys.argv[1:] = _resolve_config_args(sys.argv[1:])
     else:

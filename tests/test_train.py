@@ -6,11 +6,13 @@ from lightning.pytorch import LightningDataModule
 
 from cgt.checkpoint import read_checkpoint
 from cgt.system import CGTModule
-from cgt.train import CGTCLI, main, resolve_config_path
+from cgt.train import CGTCLI, resolve_config_path, train
 
 
 def run(tmp_path, *extra):
-    return main(["--config", "zinc-tiny.yaml", "--trainer.default_root_dir", str(tmp_path), *extra])
+    return train(
+        ["--config", "zinc-tiny.yaml", "--trainer.default_root_dir", str(tmp_path), *extra]
+    )
 
 
 def test_tiny_config_trains_end_to_end_and_resumes(tmp_path, capsys):
