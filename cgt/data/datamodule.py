@@ -34,14 +34,16 @@ class _MoleculeDataModule(LightningDataModule):
     ``datasets`` maps each split to its dataset (a :class:`GraphStore` or a ``Subset`` of one).
     """
 
-    def __init__(self, batch_size: int, num_workers: int, seed: int) -> None:
+    def __init__(self, batch_size: int, num_workers: int, seed: int | None) -> None:
         super().__init__()
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.batch_size = batch_size
         self.num_workers = num_workers
-        self.seed = seed
-        self._generator = torch.Generator().manual_seed(seed)
+        # None follows torch's global seed, so `seed_everything` (or --seed_everything)
+        # also fixes the training order.
+        self.seed = torch.initial_seed() if seed is None else seed
+        self._generator = torch.Generator().manual_seed(self.seed)
         self.datasets: dict[str, GraphStore | Subset] = {}
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
@@ -88,7 +90,8 @@ class ZINCDataModule(_MoleculeDataModule):
     Args:
         batch_size: graphs per batch.
         num_workers: DataLoader worker processes.
-        seed: seeds the training order (train shuffled, val/test in file order).
+        seed: seeds the training order (train shuffled, val/test in file order);
+            ``None`` takes torch's global seed (set by ``seed_everything``).
         subset: the 12k subset, or ZINC-full (from ``path`` or ``$CGT_ZINC_FULL``).
         root: cache directory of processed splits (default ``$CGT_CACHE_DIR`` or
             ``~/.cache/cgt``).
@@ -100,7 +103,7 @@ class ZINCDataModule(_MoleculeDataModule):
         self,
         batch_size: int = 32,
         num_workers: int = 0,
-        seed: int = 0,
+        seed: int | None = None,
         subset: bool = True,
         root: str | os.PathLike | None = None,
         path: str | os.PathLike | None = None,
@@ -161,7 +164,8 @@ class CSVDataModule(_MoleculeDataModule):
         num_workers: DataLoader worker processes.
         on_invalid: ``"raise"`` (one error listing every bad row) or ``"skip"``.
         root: cache directory of processed files.
-        seed: seeds the training order.
+        seed: seeds the training order; ``None`` takes torch's global seed (set by
+            ``seed_everything``).
     """
 
     def __init__(
@@ -179,7 +183,7 @@ class CSVDataModule(_MoleculeDataModule):
         num_workers: int = 0,
         on_invalid: str = "raise",
         root: str | os.PathLike | None = None,
-        seed: int = 0,
+        seed: int | None = None,
     ) -> None:
         super().__init__(batch_size, num_workers, seed)
         if task not in TASKS:

@@ -70,6 +70,20 @@ def test_training_order_is_seeded_and_changes_every_epoch(small_zinc: Path, tmp_
     assert sorted(one) == sorted(train.smiles) and len(one) == 300
 
 
+def test_without_a_seed_the_order_follows_torchs_global_seed(
+    small_zinc: Path, tmp_path: Path
+) -> None:
+    def first_epoch(global_seed: int) -> list[str]:
+        torch.manual_seed(global_seed)  # what seed_everything does
+        module = ZINCDataModule(batch_size=64, subset=False, path=small_zinc, root=tmp_path)
+        module.setup("fit")
+        assert module.seed == global_seed
+        return smiles_order(module.train_dataloader())
+
+    assert first_epoch(5) == first_epoch(5)
+    assert first_epoch(5) != first_epoch(6)
+
+
 def test_a_batch_is_ready_for_the_model(zinc_root: Path) -> None:
     module = ZINCDataModule(batch_size=32, root=zinc_root)
     module.setup("fit")
