@@ -183,12 +183,18 @@ def graph_arrays(
 
 
 def arrays_to_graph(fields: dict[str, np.ndarray], smiles: str) -> MolGraph:
-    """Wraps the arrays of :func:`graph_arrays` into a :class:`MolGraph` (no copies)."""
-    graph = MolGraph(
-        **{key: torch.from_numpy(value) for key, value in fields.items() if key != "num_nodes"}
+    """Wraps the arrays of :func:`graph_arrays` into a :class:`MolGraph` (no copies).
+
+    The same graph as ``MolGraph(**tensors, num_nodes=..., smiles=...)``, with its storage
+    filled in one step: PyG's attribute setters cost ~3 µs per field, about a tenth of
+    featurizing a molecule.
+    """
+    graph = MolGraph()
+    graph._store._mapping.update(
+        {key: torch.from_numpy(value) for key, value in fields.items() if key != "num_nodes"},
+        num_nodes=int(fields["num_nodes"]),
+        smiles=smiles,
     )
-    graph.num_nodes = int(fields["num_nodes"])
-    graph.smiles = smiles
     return graph
 
 

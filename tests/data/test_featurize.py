@@ -9,17 +9,19 @@ import numpy as np
 import pytest
 import torch
 from rdkit import Chem
+from torch_geometric.data import Batch
 
 from cgt.data import (
     ATOM_FEATURE_SIZES,
     ELEMENTS,
     ZINC_ATOM_TYPES,
+    MolGraph,
     SmilesParser,
     featurize_many,
     featurize_smiles,
     parse_smiles,
 )
-from cgt.data.featurize import graph_arrays
+from cgt.data.featurize import arrays_to_graph, graph_arrays
 from cgt.errors import InvalidSmilesError, MoleculeError, VocabularyError
 
 
@@ -263,3 +265,25 @@ def test_fast_path_equals_the_plain_recipe(featurizer: str) -> None:
             assert fast[key].dtype == value.dtype, (smiles, key)
             assert np.array_equal(fast[key], value), (smiles, key)
     assert 0 < rejected < 15  # both outcomes are exercised
+
+
+@pytest.mark.parametrize("featurizer", ["zinc", "atom"])
+def test_arrays_to_graph_equals_the_public_constructor(featurizer: str) -> None:
+    """arrays_to_graph fills PyG's storage directly; the graphs and their batches must be
+    those of the public ``MolGraph(**fields)``."""
+    smiles = ["c1ccc2c(c1)-c1ccccc1-2", "CCO", "[Na+].[Cl-]" if featurizer == "atom" else "C"]
+    fast, public = [], []
+    for s in smiles:
+        fields = graph_arrays(s, featurizer)
+        fast.append(arrays_to_graph(fields, s))
+        tensors = {k: torch.from_numpy(v) for k, v in fields.items() if k != "num_nodes"}
+        public.append(MolGraph(**tensors, num_nodes=int(fields["num_nodes"]), smiles=s))
+
+    def same(a: object, b: object) -> bool:
+        return torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b
+
+    batches = [Batch.from_data_list(graphs) for graphs in (fast, public)]
+    for a, b in [*zip(fast, public, strict=True), batches]:
+        assert list(a.keys()) == list(b.keys()) and a.num_nodes == b.num_nodes
+        assert all(same(a[key], b[key]) for key in b.keys())
+    assert batches[0].num_graphs == len(smiles)
