@@ -1,6 +1,6 @@
 """Prediction throughput on this CPU: ZINC-full test SMILES through the zinc.yaml model.
 
-    .venv/bin/python benchmarks/bench_predict.py [--zinc-full PATH] [--threads 1] [--attention]
+    .venv/bin/python benchmarks/bench_predict.py [--zinc-full PATH] [--threads 1]
 
 Reads the 5,000 test SMILES of ZINC-full (``--zinc-full``, else ``$CGT_ZINC_FULL``, else
 ``../shared/data/zinc/zinc_full.csv.gz`` beside the repository) and builds the model of
@@ -11,11 +11,7 @@ Prints, in molecules per second: featurizing alone (RDKit parsing, rings, ZINC a
 -> graphs); the model alone (collating, pair features, forward, on graphs featurized
 beforehand); ``CGTPredictor.predict`` end to end (SMILES in, DataFrame out). Then where the
 model's time goes on one batch: pair features, the two encoders, the CGT layers (and the
-chromatic attention inside them), the head. With ``--attention``, also one layer's attention
-three ways on equal-size graphs: the packed reference; the same math on a dense
-``[B, n, n, C]`` view (possible when every graph of a batch has n atoms; an experiment
-defined here, not part of cgt); that dense form under ``torch.compile``. Each figure is the
-best of ``--repeats`` runs;
+chromatic attention inside them), the head. Each figure is the best of ``--repeats`` runs;
 the load average is printed because other processes on a shared machine slow every figure.
 Target (issue 5): >= 1,000 molecules/s end to end.
 """
@@ -23,7 +19,6 @@ Target (issue 5): >= 1,000 molecules/s end to end.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import time
 from collections.abc import Callable
@@ -106,49 +101,6 @@ def stage_times(model: CGT, batch: Batch, repeats: int) -> dict[str, float]:
     }
 
 
-def dense_attention(q, k, v, pair_att, pair_val, graphs: int, n: int, heads: int):
-    """The reference's math for ``graphs`` graphs of exactly ``n`` nodes, on dense views."""
-    channels = q.shape[1]
-    head_dim = channels // heads
-    scores = torch.einsum(
-        "bihd,bjhd->bijh", q.view(graphs, n, heads, head_dim), k.view(graphs, n, heads, head_dim)
-    ) / math.sqrt(head_dim)
-    logits = pair_att.view(graphs, n, n, heads, head_dim) + scores[..., None]
-    alpha = torch.softmax(logits, dim=2).view(graphs, n, n, channels)
-    values = pair_val.view(graphs, n, n, channels) + v.view(graphs, 1, n, channels)
-    return (alpha * values).sum(2).reshape(graphs * n, channels)
-
-
-@torch.inference_mode()
-def attention_variants(graphs: int, n: int, repeats: int) -> dict[str, float]:
-    """Seconds for one layer's attention on ``graphs`` random graphs of ``n`` nodes."""
-    channels, heads = 64, 8
-    generator = torch.Generator().manual_seed(0)
-    q, k, v = (torch.randn(graphs * n, channels, generator=generator) for _ in range(3))
-    pair_att, pair_val = (
-        torch.randn(graphs * n * n, channels, generator=generator) for _ in range(2)
-    )
-    ptr = torch.arange(graphs + 1) * n
-    reference = chromatic_attention(q, k, v, pair_att, pair_val, ptr, heads)
-    dense = dense_attention(q, k, v, pair_att, pair_val, graphs, n, heads)
-    error = float((dense - reference).abs().max())
-    compiled = torch.compile(dense_attention)
-    start = time.perf_counter()
-    compiled(q, k, v, pair_att, pair_val, graphs, n, heads)
-    compile_seconds = time.perf_counter() - start
-    return {
-        "packed reference (cgt.nn.functional)": best_time(
-            lambda: chromatic_attention(q, k, v, pair_att, pair_val, ptr, heads), repeats
-        ),
-        f"dense view, eager (max abs diff {error:.1e})": best_time(
-            lambda: dense_attention(q, k, v, pair_att, pair_val, graphs, n, heads), repeats
-        ),
-        f"dense view, torch.compile (compiling took {compile_seconds:.1f} s)": best_time(
-            lambda: compiled(q, k, v, pair_att, pair_val, graphs, n, heads), repeats
-        ),
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -161,26 +113,13 @@ def main() -> None:
     parser.add_argument("--molecules", type=int, default=None, help="first N only")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
-    parser.add_argument(
-        "--attention", action="store_true", help="also time the dense attention experiment"
-    )
-    parser.add_argument("--skip-throughput", action="store_true", help="only --attention")
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
 
     load_before = os.getloadavg()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    if not args.skip_throughput:
-        throughput(args)
-    if args.attention:
-        print()
-        print("One layer's attention, 256 graphs of 23 atoms, 64 channels, 8 heads:")
-        print()
-        print("| attention | seconds |")
-        print("| --- | ---: |")
-        for name, seconds in attention_variants(256, 23, max(args.repeats, 3)).items():
-            print(f"| {name} | {seconds:.3f} |")
+    throughput(args)
     print()
     print(f"load average before: {load_before}, after: {os.getloadavg()}")
 
