@@ -136,6 +136,19 @@ def test_usage_errors_exit_2(checkpoint, capsys):
     assert exit_info.value.code == EXIT_USAGE
 
 
+def test_threads_option(checkpoint, capsys):
+    before = torch.get_num_threads()
+    try:
+        code, out, _ = run(["--checkpoint", checkpoint, "--threads", 1, "--smiles", "CCO"], capsys)
+        assert code == EXIT_OK and torch.get_num_threads() == 1
+        assert out.splitlines()[0] == "smiles,logp,tpsa,error"
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--checkpoint", str(checkpoint), "--smiles", "C", "--threads", "0"])
+    assert exit_info.value.code == EXIT_USAGE
+
+
 def test_help_documents_exit_codes(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--help"])
