@@ -68,3 +68,58 @@ def test_rejects_pair_tensors_of_the_wrong_size():
     inputs[3] = inputs[3][:-1]
     with pytest.raises(ValueError, match="pair_att has shape"):
         chromatic_attention(*inputs, ptr, heads=2)
+
+
+@pytest.mark.parametrize("case", ["large scores", "channel far below the others"])
+def test_large_logits_are_shifted_safely(case):
+    # exp of these logits overflows (large scores), or the per-row shift underflows one
+    # channel (channel 0 about 1000 below the others): both must still match the naive softmax.
+    sizes, channels, heads = [4, 1, 6], 8, 2
+    inputs, ptr = random_inputs(sizes, channels, seed=4)
+    with torch.no_grad():
+        if case == "large scores":
+            inputs[0].mul_(1000.0)
+        else:
+            inputs[3][:, 0] -= 1000.0
+    y = chromatic_attention(*inputs, ptr, heads)
+    assert torch.isfinite(y).all()
+    torch.testing.assert_close(y, naive_attention(*inputs, sizes, heads))
+    assert torch.autograd.gradcheck(lambda *a: chromatic_attention(*a, ptr, heads), inputs)
+
+
+@pytest.mark.parametrize("wanted", [0, 1, 2, 3, 4])
+def test_gradient_of_a_single_input_matches_naive(wanted):
+    sizes, channels, heads, p = [3, 5], 8, 4, 0.3
+    inputs, ptr = random_inputs(sizes, channels, seed=5)
+    keep = torch.rand(sum(n * n for n in sizes), generator=torch.Generator().manual_seed(6)) >= p
+    for i, tensor in enumerate(inputs):
+        tensor.requires_grad_(i == wanted)
+    dy = torch.randn(sum(sizes), channels, dtype=torch.float64)
+    (grad,) = torch.autograd.grad(
+        chromatic_attention(*inputs, ptr, heads, dropout_p=p, dropout_mask=keep), inputs[wanted], dy
+    )
+    (expected,) = torch.autograd.grad(
+        naive_attention(*inputs, sizes, heads, keep=keep, p=p), inputs[wanted], dy
+    )
+    torch.testing.assert_close(grad, expected)
+
+
+def test_double_backward_is_refused():
+    inputs, ptr = random_inputs([3, 2], 4)
+    y = chromatic_attention(*inputs, ptr, heads=2)
+    (grad_q,) = torch.autograd.grad(y.square().sum(), inputs[0], create_graph=True)
+    with pytest.raises(RuntimeError, match="once_differentiable|differentiate"):
+        grad_q.sum().backward()
+
+
+def test_bfloat16_inputs_keep_fp32_statistics():
+    sizes, channels, heads = [5, 9], 16, 4
+    inputs, ptr = random_inputs(sizes, channels, dtype=torch.bfloat16, seed=7)
+    y = chromatic_attention(*inputs, ptr, heads)
+    assert y.dtype == torch.bfloat16
+    expected = naive_attention(*(t.double() for t in inputs), sizes, heads)
+    torch.testing.assert_close(y.double(), expected, atol=2e-2, rtol=2e-2)
+    y.float().square().sum().backward()
+    for tensor in inputs:
+        assert tensor.grad is not None and tensor.grad.dtype == torch.bfloat16
+        assert torch.isfinite(tensor.grad.float()).all()
