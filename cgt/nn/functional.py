@@ -9,8 +9,10 @@ packed pairs.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -103,8 +105,8 @@ def chromatic_attention(
         raise ValueError(f"channels ({channels}) must be divisible by heads ({heads})")
     if not 0.0 <= dropout_p < 1.0:
         raise ValueError(f"dropout_p must be in [0, 1), got {dropout_p}")
-    index = pair_index(ptr)
-    num_pairs = index.row.numel()
+    layout = _layout(tuple(ptr.tolist()), ptr.device)
+    num_pairs = layout.index.row.numel()
     for name, tensor in (("pair_att", pair_att), ("pair_val", pair_val)):
         if tensor.shape != (num_pairs, channels):
             raise ValueError(
@@ -119,7 +121,7 @@ def chromatic_attention(
         keep_scale = (dropout_mask.to(dtype) / (1.0 - dropout_p))[:, None]
     elif dropout_mask is not None:
         raise ValueError("dropout_mask was given but dropout_p is 0")
-    return _PackedAttention.apply(q, k, v, pair_att, pair_val, ptr, index, heads, keep_scale)
+    return _PackedAttention.apply(q, k, v, pair_att, pair_val, layout, heads, keep_scale)
 
 
 class _PackedAttention(torch.autograd.Function):
@@ -147,13 +149,14 @@ class _PackedAttention(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, q, k, v, pair_att, pair_val, ptr, index, heads, keep_scale):
+    def forward(ctx, q, k, v, pair_att, pair_val, layout, heads, keep_scale):
         num_nodes, channels = q.shape
         head_dim = channels // heads
         dtype = torch.promote_types(torch.promote_types(q.dtype, pair_att.dtype), torch.float32)
-        row, col = index.row, index.col
+        row, col = layout.index.row, layout.index.col
         num_pairs = row.numel()
-        node_slot, pair_slot, graphs, width = _padded_slots(ptr, index)
+        node_slot, pair_slot = layout.node_slot, layout.pair_slot
+        graphs, width = layout.graphs, layout.width
 
         # Scores of every pair: q and k padded to [B, H, n_max, d], one batched matmul.
         padded = q.new_zeros(2, graphs * width, channels, dtype=dtype)
@@ -161,6 +164,9 @@ class _PackedAttention(torch.autograd.Function):
         padded[1].index_copy_(0, node_slot, k.to(dtype))
         q_heads, k_heads = padded.view(2, graphs, width, heads, head_dim).transpose(2, 3)
         scores = torch.matmul(q_heads, k_heads.transpose(-1, -2))  # [B, H, n_max, n_max]
+        # Row maximum of the scores over the real nodes j (padding columns masked out).
+        score_max = scores.masked_fill_(layout.padding[:, None, None, :], -math.inf).amax(-1)
+        score_max = _unpad(score_max[..., None], node_slot)  # [N, H]
         scores = scores.permute(0, 2, 3, 1).reshape(-1, heads).index_select(0, pair_slot)
 
         # logits·log2(e) = (E_att + s expanded to the head's channels)·log2(e) in one addmm,
@@ -170,8 +176,6 @@ class _PackedAttention(torch.autograd.Function):
         # over about 40 nats: precision lost) is the softmax redone with the exact
         # per-(row, channel) maximum.
         expand = torch.eye(heads, dtype=dtype, device=q.device).repeat_interleave(head_dim, 1)
-        score_max = scores.new_full((num_nodes, heads), -math.inf)
-        score_max.scatter_reduce_(0, row[:, None].expand_as(scores), scores, "amax")
         shift = score_max.index_select(0, row).add_(pair_att.max() if num_pairs else 0.0)
         w = torch.addmm(pair_att.to(dtype), scores - shift, expand, beta=_LOG2E, alpha=_LOG2E)
         norm = w.exp2_().new_zeros(num_nodes, channels).index_add_(0, row, w)
@@ -239,22 +243,32 @@ _LOG2E = math.log2(math.e)
 _TINY = 2.0**-60
 
 
-def _padded_slots(ptr: Tensor, index: PairIndex) -> tuple[Tensor, Tensor, int, int]:
-    """Where nodes and pairs sit when every graph is padded to ``n_max`` nodes.
+class _Layout(NamedTuple):
+    """Index tensors of a batch: its pairs, and its nodes and pairs padded per graph."""
 
-    Returns:
-        ``node_slot [N]`` (position in ``[B·n_max]``), ``pair_slot [P]`` (position in
-        ``[B·n_max·n_max]``), ``B`` and ``n_max``.
-    """
-    ptr = ptr.long()
+    index: PairIndex
+    node_slot: Tensor  # [N] position of every node in [B·n_max]
+    pair_slot: Tensor  # [P] position of every pair in [B·n_max·n_max]
+    padding: Tensor  # [B, n_max] True where a padded slot holds no node
+    graphs: int  # B
+    width: int  # n_max
+
+
+@functools.lru_cache(maxsize=4)
+def _layout(offsets: tuple[int, ...], device: torch.device) -> _Layout:
+    """The :class:`_Layout` of the node offsets ``ptr``, cached: all the layers of a model
+    see the same batch (the tensors are only read)."""
+    ptr = torch.tensor(offsets, dtype=torch.long, device=device)
+    index = pair_index(ptr)
     sizes = ptr[1:] - ptr[:-1]
     graphs = sizes.numel()
-    width = int(sizes.max()) if graphs else 0
-    graph_of_node = torch.repeat_interleave(torch.arange(graphs, device=ptr.device), sizes)
-    local = torch.arange(graph_of_node.numel(), device=ptr.device) - ptr[graph_of_node]
+    width = max(int(sizes.max()), 1) if graphs else 1  # 1: no zero-size reductions
+    graph_of_node = torch.repeat_interleave(torch.arange(graphs, device=device), sizes)
+    local = torch.arange(graph_of_node.numel(), device=device) - ptr[graph_of_node]
     node_slot = graph_of_node * width + local
     pair_slot = node_slot[index.row] * width + local[index.col]
-    return node_slot, pair_slot, graphs, width
+    padding = torch.arange(width, device=device) >= sizes[:, None]
+    return _Layout(index, node_slot, pair_slot, padding, graphs, width)
 
 
 def _unpad(heads_out: Tensor, node_slot: Tensor) -> Tensor:
