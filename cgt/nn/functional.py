@@ -257,8 +257,14 @@ class _Layout(NamedTuple):
 @functools.lru_cache(maxsize=4)
 def _layout(offsets: tuple[int, ...], device: torch.device) -> _Layout:
     """The :class:`_Layout` of the node offsets ``ptr``, cached: all the layers of a model
-    see the same batch (the tensors are only read)."""
-    ptr = torch.tensor(offsets, dtype=torch.long, device=device)
+    see the same batch (the tensors are only read). Built outside inference mode, so that
+    a layout first made while predicting can still be saved for a later backward."""
+    with torch.inference_mode(False):
+        return _build_layout(torch.tensor(offsets, dtype=torch.long, device=device))
+
+
+def _build_layout(ptr: Tensor) -> _Layout:
+    device = ptr.device
     index = pair_index(ptr)
     sizes = ptr[1:] - ptr[:-1]
     graphs = sizes.numel()

@@ -123,3 +123,15 @@ def test_bfloat16_inputs_keep_fp32_statistics():
     for tensor in inputs:
         assert tensor.grad is not None and tensor.grad.dtype == torch.bfloat16
         assert torch.isfinite(tensor.grad.float()).all()
+
+
+def test_a_batch_seen_in_inference_mode_still_trains():
+    """The batch layout is cached across calls: one first built under inference mode
+    (validation, prediction) must still serve a later call that needs gradients."""
+    inputs, ptr = random_inputs([3, 4, 2], 8, dtype=torch.float32, seed=3)
+    with torch.inference_mode():
+        expected = chromatic_attention(*(t.detach() for t in inputs), ptr, heads=2)
+    y = chromatic_attention(*inputs, ptr, heads=2)
+    y.sum().backward()
+    torch.testing.assert_close(y.detach(), expected)
+    assert all(t.grad is not None for t in inputs)
