@@ -109,7 +109,7 @@ def main() -> None:
         default=Path(os.environ.get("CGT_ZINC_FULL", DEFAULT_ZINC_FULL)),
         help="zinc_full.csv.gz (default: $CGT_ZINC_FULL or ../shared/data/zinc/)",
     )
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[256])
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 256])
     parser.add_argument("--molecules", type=int, default=None, help="first N only")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")

@@ -37,6 +37,11 @@ from cgt.model import CGT
 
 __all__ = ["CGTPredictor", "load_model", "predict", "ERROR_COLUMN"]
 
+#: Molecules per forward pass by default: on a CPU, batches of ~32 ZINC-sized molecules
+#: predict fastest (larger ones spend their time faulting in fresh memory; measured with
+#: ``benchmarks/bench_predict.py --batch-sizes 32 64 128 256``). Raise it on a GPU.
+DEFAULT_BATCH_SIZE = 32
+
 #: Name of the column that holds the reason a row could not be predicted.
 ERROR_COLUMN = "error"
 
@@ -98,7 +103,10 @@ class CGTPredictor:
         )
 
     def predict(
-        self, smiles: str | Iterable[str], batch_size: int = 256, progress: bool = False
+        self,
+        smiles: str | Iterable[str],
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        progress: bool = False,
     ) -> pd.DataFrame:
         """Predicts every SMILES; never raises for a bad molecule.
 
@@ -269,7 +277,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> C
 def predict(
     smiles: str | Iterable[str],
     checkpoint: str | os.PathLike,
-    batch_size: int = 256,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     device: str | torch.device = "cpu",
 ) -> pd.DataFrame:
     """One call: ``load_model(checkpoint, device).predict(smiles, batch_size)``."""

@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from cgt.checkpoint import CheckpointError
+from cgt.inference import DEFAULT_BATCH_SIZE
 
 EXIT_OK = 0
 EXIT_INVALID_ROWS = 1
@@ -67,7 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to write the CSV; '-' (default) is standard output",
     )
     parser.add_argument(
-        "--batch-size", type=int, default=256, help="molecules per forward pass (default: 256)"
+        "--batch-size",
+        type=int,
+        default=DEFAULT_BATCH_SIZE,
+        help=f"molecules per forward pass (default: {DEFAULT_BATCH_SIZE}; more on a GPU)",
     )
     parser.add_argument(
         "--device", default="cpu", help="torch device for the model, e.g. cpu, cuda (default: cpu)"
