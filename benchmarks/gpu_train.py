@@ -25,7 +25,6 @@ import json
 import math
 import sys
 import time
-import types
 from pathlib import Path
 
 import torch
@@ -45,23 +44,10 @@ FIELDS = {  # field -> dimension along which the graphs' tensors are concatenate
 def import_cgt_from_source() -> None:
     """Makes ``cgt`` importable from the source tree where it is not installed.
 
-    Without RDKit, ``cgt`` and ``cgt.data`` become bare packages (their ``__init__`` would
-    import RDKit): ``cgt.data`` then holds only ``pair_features`` and ``MolGraph``, which is
-    all that training from the cache needs. ``cgt.kernels`` is mapped to ``kernels/``.
+    ``cgt`` and ``cgt.data`` import their names on first use, so the model, ``MolGraph``
+    and ``pair_features`` work without RDKit; ``cgt.kernels`` is mapped to ``kernels/``.
     """
     sys.path.insert(0, str(REPO))
-    try:
-        import rdkit  # noqa: F401
-    except ImportError:
-        for name, path in (("cgt", REPO / "cgt"), ("cgt.data", REPO / "cgt" / "data")):
-            package = types.ModuleType(name)
-            package.__path__ = [str(path)]
-            sys.modules[name] = package
-        from cgt.data.encodings import pair_features
-        from cgt.data.molgraph import MolGraph
-
-        sys.modules["cgt.data"].MolGraph = MolGraph
-        sys.modules["cgt.data"].pair_features = pair_features
     if importlib.util.find_spec("cgt.kernels") is None:
         spec = importlib.util.spec_from_file_location(
             "cgt.kernels", REPO / "kernels" / "__init__.py",
@@ -80,12 +66,9 @@ def make_cache(path: Path) -> None:
     data.setup("fit")
     data.setup("test")
     splits = {}
-    for split, loader in (
-        ("train", data.train_dataloader()),
-        ("val", data.val_dataloader()),
-        ("test", data.test_dataloader()),
-    ):
-        graphs = list(loader.dataset)
+    for split in ("train", "val", "test"):
+        store = data.datasets[split]
+        graphs = [store[i] for i in range(len(store))]
         splits[split] = {
             "num_nodes": torch.tensor([g.num_nodes for g in graphs]),
             **{
