@@ -13,8 +13,8 @@ from torch import Tensor, nn
 from torchmetrics import MeanAbsoluteError, MeanSquaredError
 from torchmetrics.classification import BinaryAUROC
 
-import cgt
 from cgt.model import CGT
+from cgt.version import __version__
 
 __all__ = ["CGTModule", "TASKS", "warmup_cosine", "masked_loss"]
 
@@ -261,7 +261,7 @@ class CGTModule(pl.LightningModule):
         """The self-contained ``checkpoint["cgt"]`` entry (layout in :mod:`cgt.checkpoint`)."""
         return {
             "schema_version": SCHEMA_VERSION,
-            "cgt_version": cgt.__version__,
+            "cgt_version": __version__,
             "featurizer": self.hparams.featurizer,
             "vocabulary": _vocabulary(self.hparams.featurizer),
             "target_names": list(self.target_names),

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from cgt.nn.functional import PairIndex, pair_index
+from cgt.packing import PairIndex, pair_index
 
 __all__ = ["PairFeatures", "random_walk_probabilities", "pair_features"]
 
@@ -48,7 +48,7 @@ class PairFeatures:
     """The features of every packed pair of a batch (``P = Σ_g n_g²``, ``N`` nodes).
 
     Attributes:
-        index: :class:`~cgt.nn.functional.PairIndex` of the batch's ``ptr``.
+        index: :class:`~cgt.packing.PairIndex` of the batch's ``ptr``.
         kind: Long[P]: 0 self, 1 no bond, 2 single, 3 double, 4 triple, 5 aromatic.
         random_walk: Float[P, K]: column ``k-1`` = ``(P^k)_ij``.
         landing: Float[N, K]: ``(P^k)_ii`` per node.

@@ -11,54 +11,15 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-__all__ = ["PairIndex", "pair_index", "chromatic_attention"]
+from cgt.packing import PairIndex, pair_index
 
-
-@dataclass(frozen=True)
-class PairIndex:
-    """Where every packed pair (DESIGN §4) lives.
-
-    Attributes:
-        pair_ptr: ``[B+1]`` cumulative sums of ``n_g**2``.
-        row: ``[P]`` global index of the query node ``i`` of each pair.
-        col: ``[P]`` global index of the key node ``j`` of each pair.
-        graph: ``[P]`` graph of each pair.
-    """
-
-    pair_ptr: Tensor
-    row: Tensor
-    col: Tensor
-    graph: Tensor
-
-
-def pair_index(ptr: Tensor) -> PairIndex:
-    """Builds the packed-pair index of a batch from its node offsets.
-
-    Pair ``p`` of graph ``g`` at local ``(i, j)`` sits at ``pair_ptr[g] + i*n_g + j``.
-
-    Args:
-        ptr: ``[B+1]`` node offsets of the graphs (PyG's ``batch.ptr``).
-
-    Returns:
-        A :class:`PairIndex` on ``ptr``'s device.
-    """
-    ptr = ptr.long()
-    sizes = ptr[1:] - ptr[:-1]
-    squares = sizes * sizes
-    pair_ptr = torch.zeros_like(ptr)
-    torch.cumsum(squares, 0, out=pair_ptr[1:])
-    graph = torch.repeat_interleave(torch.arange(sizes.numel(), device=ptr.device), squares)
-    local = torch.arange(graph.numel(), device=ptr.device) - pair_ptr[graph]
-    n = sizes[graph]
-    start = ptr[graph]
-    return PairIndex(pair_ptr=pair_ptr, row=start + local // n, col=start + local % n, graph=graph)
+__all__ = ["chromatic_attention"]
 
 
 def chromatic_attention(

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from cgt.nn.functional import chromatic_attention, pair_index
+from cgt.nn.functional import chromatic_attention
 
 
 def naive_attention(q, k, v, pair_att, pair_val, sizes, heads, keep=None, p=0.0):
@@ -32,14 +32,6 @@ def random_inputs(sizes, channels, dtype=torch.float64, seed=0):
     pairs = [torch.randn(num_pairs, channels, generator=gen, dtype=dtype) for _ in range(2)]
     ptr = torch.tensor([0, *torch.tensor(sizes).cumsum(0).tolist()])
     return [t.requires_grad_() for t in nodes + pairs], ptr
-
-
-def test_pair_index_layout():
-    index = pair_index(torch.tensor([0, 2, 3]))
-    assert index.pair_ptr.tolist() == [0, 4, 5]
-    assert index.row.tolist() == [0, 0, 1, 1, 2]
-    assert index.col.tolist() == [0, 1, 0, 1, 2]
-    assert index.graph.tolist() == [0, 0, 0, 0, 1]
 
 
 @pytest.mark.parametrize(
