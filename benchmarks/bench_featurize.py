@@ -25,7 +25,8 @@ from collections.abc import Callable
 
 from rdkit import Chem
 
-from cgt.data.featurize import SmilesParser, featurize_many, featurize_smiles, graph_arrays
+from cgt.data.smiles import SmilesParser
+from cgt.data.smiles_to_graph import featurize_many, featurize_smiles, graph_arrays
 
 
 def zinc_smiles(count: int) -> list[str]:

@@ -29,7 +29,7 @@ _EXPORTS = {
     "InvalidSmilesError": "cgt.errors",
     "MoleculeError": "cgt.errors",
     "VocabularyError": "cgt.errors",
-    "featurize_smiles": "cgt.data.featurize",
+    "featurize_smiles": "cgt.data.smiles_to_graph",
     "load_model": "cgt.inference",
     "predict": "cgt.inference",
 }
@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from cgt.data.featurize import featurize_smiles
+    from cgt.data.smiles_to_graph import featurize_smiles
     from cgt.errors import InvalidRowsError, InvalidSmilesError, MoleculeError, VocabularyError
     from cgt.inference import CGTPredictor, load_model, predict
     from cgt.model import CGT

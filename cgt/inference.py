@@ -29,9 +29,9 @@ from torch import Tensor
 from torch_geometric.data import Batch
 
 from cgt.checkpoint import CheckpointError, CheckpointInfo, read_checkpoint
-from cgt.data.featurize import featurize_many
 from cgt.data.featurizers import get_featurizer
 from cgt.data.molgraph import MolGraph
+from cgt.data.smiles_to_graph import featurize_many
 from cgt.errors import MoleculeError
 from cgt.model import CGT
 

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from torch import Tensor, nn
 
+from cgt.data.pair_features import pair_features
 from cgt.nn.encoders import NodeEncoder, PairEncoder
 from cgt.nn.heads import GraphHead
 from cgt.nn.layer import CGTLayer
 
-__all__ = ["CGT", "FEATURIZERS"]
-
-#: Featurizers of :func:`cgt.data.featurize_smiles` the model can read.
-FEATURIZERS = ("zinc", "atom")
+__all__ = ["CGT"]
 
 
 class CGT(nn.Module):
@@ -21,9 +20,13 @@ class CGT(nn.Module):
 
     The defaults are the paper's ZINC model (about 350k parameters): width 64, 8 heads,
     10 layers, 20 random-walk steps, the 3-way ring feature, attention dropout 0.5,
-    sum pooling. ``E_att`` and ``E_val`` are computed once per forward pass and shared
-    by all layers. :attr:`config` holds the keyword arguments that rebuild the model
-    (``CGT(**model.config)``), with the featurizer's vocabulary sizes resolved.
+    sum pooling, reading PyTorch Geometric's ZINC atom types. ``E_att`` and ``E_val`` are
+    computed once per forward pass and shared by all layers. :attr:`config` holds the
+    keyword arguments that rebuild the model (``CGT(**model.config)``).
+
+    The model knows no featurizer by name: what it reads from the graphs is given by
+    ``node_field``, ``node_feature_sizes`` and ``bond_feature_sizes``, which every
+    featurizer declares (``cgt.data.get_featurizer(name).model_inputs.as_config()``).
 
     Args:
         channels: width ``C``.
@@ -37,13 +40,11 @@ class CGT(nn.Module):
         ffn_dropout: dropout inside the feed-forward networks.
         pooling: ``"sum"`` or ``"mean"`` over the nodes of each graph.
         num_targets: outputs per graph ``T`` (regression values or classification logits).
-        featurizer: ``"zinc"`` (reads ``batch.atom_type``) or ``"atom"`` (reads the
-            categorical ``batch.x`` and ``batch.edge_attr``).
-        num_atom_types: size of the ``atom_type`` vocabulary (``"zinc"``).
-        atom_feature_sizes: categories per column of ``x`` (``"atom"``; default
-            ``cgt.data.ATOM_FEATURE_SIZES``).
-        bond_feature_sizes: categories per column of ``edge_attr`` (``"atom"``; default
-            ``cgt.data.BOND_FEATURE_SIZES``).
+        node_field: the graph field of categorical atom codes, ``Long[N]`` or ``Long[N, F]``
+            (``"atom_type"``: the 28 ZINC types).
+        node_feature_sizes: categories of each column of ``node_field``.
+        bond_feature_sizes: categories of each column of ``edge_attr`` ``Long[E, Fb]``,
+            embedded at the pair of every bond; ``None``: bonds are read by type only.
         backend: attention backend, see :class:`~cgt.nn.attention.ChromaticSelfAttention`.
 
     Shapes:
@@ -63,25 +64,16 @@ class CGT(nn.Module):
         ffn_dropout: float = 0.0,
         pooling: str = "sum",
         num_targets: int = 1,
-        featurizer: str = "zinc",
-        num_atom_types: int = 28,
-        atom_feature_sizes: list[int] | None = None,
-        bond_feature_sizes: list[int] | None = None,
+        node_field: str = "atom_type",
+        node_feature_sizes: Sequence[int] = (28,),
+        bond_feature_sizes: Sequence[int] | None = None,
         backend: str = "auto",
     ) -> None:
         super().__init__()
-        if featurizer not in FEATURIZERS:
-            raise ValueError(f"featurizer must be one of {FEATURIZERS}, got {featurizer!r}")
         if steps < 1:
             raise ValueError(f"steps must be at least 1, got {steps}")
-        if featurizer == "atom":
-            if atom_feature_sizes is None or bond_feature_sizes is None:
-                from cgt.data import ATOM_FEATURE_SIZES, BOND_FEATURE_SIZES
-
-                atom_feature_sizes = atom_feature_sizes or list(ATOM_FEATURE_SIZES)
-                bond_feature_sizes = bond_feature_sizes or list(BOND_FEATURE_SIZES)
-        else:
-            atom_feature_sizes = bond_feature_sizes = None
+        if not node_feature_sizes:
+            raise ValueError("node_feature_sizes must give the categories of at least one column")
         self.config: dict[str, Any] = dict(
             channels=channels,
             layers=layers,
@@ -93,15 +85,14 @@ class CGT(nn.Module):
             ffn_dropout=ffn_dropout,
             pooling=pooling,
             num_targets=num_targets,
-            featurizer=featurizer,
-            num_atom_types=num_atom_types,
-            atom_feature_sizes=atom_feature_sizes and list(atom_feature_sizes),
-            bond_feature_sizes=bond_feature_sizes and list(bond_feature_sizes),
+            node_field=node_field,
+            node_feature_sizes=list(node_feature_sizes),
+            bond_feature_sizes=None if bond_feature_sizes is None else list(bond_feature_sizes),
             backend=backend,
         )
-        self.featurizer = featurizer
+        self.node_field = node_field
         self.steps = steps
-        self.node_encoder = NodeEncoder(channels, steps, num_atom_types, atom_feature_sizes)
+        self.node_encoder = NodeEncoder(channels, steps, node_feature_sizes)
         self.pair_encoder = PairEncoder(channels, steps, ring, bond_feature_sizes)
         self.layers = nn.ModuleList(
             CGTLayer(channels, heads, attention_dropout, dropout, ffn_dropout, backend)
@@ -111,25 +102,16 @@ class CGT(nn.Module):
 
     def forward(self, batch) -> Tensor:
         """Predicts ``[B, T]`` outputs for a PyG ``Batch`` of molecules."""
-        from cgt.data import pair_features
-
-        field = "atom_type" if self.featurizer == "zinc" else "x"
-        if getattr(batch, field, None) is None:
+        atoms = getattr(batch, self.node_field, None)
+        if atoms is None:
             raise ValueError(
-                f"this model reads molecules of featurizer {self.featurizer!r}, but the batch "
-                f"has no '{field}' field: featurize with featurizer={self.featurizer!r}"
+                f"this model reads the node field {self.node_field!r}, which the batch lacks: "
+                "featurize the molecules with the featurizer the model was trained with"
             )
         features = pair_features(batch, self.steps)
-        x = self.node_encoder(getattr(batch, field), features.landing)
-        if self.featurizer == "atom":
-            src, dst = batch.edge_index
-            graph = batch.batch[src]
-            start = batch.ptr[graph]
-            n = batch.ptr[graph + 1] - start
-            edge_pairs = features.index.pair_ptr[graph] + (src - start) * n + (dst - start)
-            pair_att, pair_val = self.pair_encoder(features, batch.edge_attr, edge_pairs)
-        else:
-            pair_att, pair_val = self.pair_encoder(features)
+        x = self.node_encoder(atoms, features.landing)
+        edge_attr = batch.edge_attr if self.pair_encoder.bond is not None else None
+        pair_att, pair_val = self.pair_encoder(features, edge_attr)
         for layer in self.layers:
             x = layer(x, pair_att, pair_val, batch.ptr)
         return self.head(x, batch.batch, batch.num_graphs)

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from torchmetrics import MeanAbsoluteError, MeanSquaredError
 from torchmetrics.classification import BinaryAUROC
 
+from cgt.data.featurizers import get_featurizer
 from cgt.model import CGT
 from cgt.version import __version__
 
@@ -124,8 +125,8 @@ class CGTModule(pl.LightningModule):
             ffn_dropout=ffn_dropout,
             pooling=pooling,
             num_targets=len(target_names),
-            featurizer=featurizer,
             backend=backend,
+            **get_featurizer(featurizer).model_inputs.as_config(),
         )
         num_targets = len(target_names)
         self.register_buffer("target_mean", torch.zeros(num_targets))

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch_geometric.data import Batch
 
-from cgt.data import featurize_smiles
+from cgt.data import featurize_smiles, get_featurizer
 from cgt.model import CGT
 
 SMILES = [
@@ -52,12 +52,29 @@ def test_graph_order_in_the_batch_does_not_matter():
 
 def test_atom_featurizer_model_reads_x_and_edge_attr():
     torch.manual_seed(0)
-    model = CGT(channels=16, layers=1, heads=4, steps=4, featurizer="atom").eval()
+    inputs = get_featurizer("atom").model_inputs.as_config()
+    model = CGT(channels=16, layers=1, heads=4, steps=4, **inputs).eval()
     batch = Batch.from_data_list([featurize_smiles(s, featurizer="atom") for s in SMILES])
     assert model(batch).shape == (len(SMILES), 1)
-    assert model.config["atom_feature_sizes"] and model.config["bond_feature_sizes"]
-    with pytest.raises(ValueError, match="featurizer 'zinc'"):
+    assert model.config["node_field"] == "x" and model.config["bond_feature_sizes"]
+    with pytest.raises(ValueError, match="node field 'atom_type'"):
         CGT(channels=16, layers=1, heads=4, steps=4)(batch)
+    # The bond features count: other bond codes, other outputs.
+    changed = batch.clone()
+    changed.edge_attr = (batch.edge_attr + 1) % torch.tensor(inputs["bond_feature_sizes"])
+    assert not torch.allclose(model(changed), model(batch))
+
+
+def test_a_new_featurizer_needs_no_model_change():
+    """Any graph field of categorical codes works, as its featurizer declares it."""
+    torch.manual_seed(0)
+    graphs = [featurize_smiles(s) for s in SMILES]
+    for graph in graphs:  # a made-up featurizer: atom type and an "is carbon" flag
+        graph.codes = torch.stack([graph.atom_type, (graph.atom_type == 0).long()], dim=1)
+    batch = Batch.from_data_list(graphs)
+    model = CGT(channels=16, layers=1, heads=4, steps=4, node_field="codes",
+                node_feature_sizes=[28, 2]).eval()  # fmt: skip
+    assert model(batch).shape == (len(SMILES), 1)
 
 
 def test_tiny_model_overfits_a_handful_of_molecules():

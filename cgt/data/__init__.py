@@ -26,15 +26,16 @@ _EXPORTS = {
     "FEATURIZERS": "cgt.data.featurizers",
     "ZINC_ATOM_TYPES": "cgt.data.featurizers",
     "Featurizer": "cgt.data.featurizers",
+    "ModelInputs": "cgt.data.featurizers",
     "get_featurizer": "cgt.data.featurizers",
-    "SmilesParser": "cgt.data.featurize",
-    "featurize_many": "cgt.data.featurize",
-    "featurize_smiles": "cgt.data.featurize",
-    "parse_smiles": "cgt.data.featurize",
+    "SmilesParser": "cgt.data.smiles",
+    "parse_smiles": "cgt.data.smiles",
+    "featurize_many": "cgt.data.smiles_to_graph",
+    "featurize_smiles": "cgt.data.smiles_to_graph",
     "MolGraph": "cgt.data.molgraph",
-    "PairFeatures": "cgt.data.encodings",
-    "pair_features": "cgt.data.encodings",
-    "random_walk_probabilities": "cgt.data.encodings",
+    "PairFeatures": "cgt.data.pair_features",
+    "pair_features": "cgt.data.pair_features",
+    "random_walk_probabilities": "cgt.data.pair_features",
     "GraphStore": "cgt.data.graph_store",
     "ZINC": "cgt.data.zinc",
     "CSVDataset": "cgt.data.csv_dataset",
@@ -42,36 +43,11 @@ _EXPORTS = {
     "CSVDataModule": "cgt.data.datamodule",
 }
 
-__all__ = [
-    "ATOM_FEATURE_NAMES",
-    "ATOM_FEATURE_SIZES",
-    "BOND_FEATURE_NAMES",
-    "BOND_FEATURE_SIZES",
-    "CSVDataModule",
-    "CSVDataset",
-    "ELEMENTS",
-    "FEATURIZERS",
-    "Featurizer",
-    "GraphStore",
-    "MolGraph",
-    "PairFeatures",
-    "SmilesParser",
-    "ZINC",
-    "ZINCDataModule",
-    "ZINC_ATOM_TYPES",
-    "featurize_many",
-    "featurize_smiles",
-    "get_featurizer",
-    "pair_features",
-    "parse_smiles",
-    "random_walk_probabilities",
-]
+__all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
     from cgt.data.csv_dataset import CSVDataset
     from cgt.data.datamodule import CSVDataModule, ZINCDataModule
-    from cgt.data.encodings import PairFeatures, pair_features, random_walk_probabilities
-    from cgt.data.featurize import SmilesParser, featurize_many, featurize_smiles, parse_smiles
     from cgt.data.featurizers import (
         ATOM_FEATURE_NAMES,
         ATOM_FEATURE_SIZES,
@@ -81,10 +57,14 @@ if TYPE_CHECKING:
         FEATURIZERS,
         ZINC_ATOM_TYPES,
         Featurizer,
+        ModelInputs,
         get_featurizer,
     )
     from cgt.data.graph_store import GraphStore
     from cgt.data.molgraph import MolGraph
+    from cgt.data.pair_features import PairFeatures, pair_features, random_walk_probabilities
+    from cgt.data.smiles import SmilesParser, parse_smiles
+    from cgt.data.smiles_to_graph import featurize_many, featurize_smiles
     from cgt.data.zinc import ZINC
 
 

@@ -12,7 +12,8 @@ import pandas as pd
 
 from cgt.data.cache import cache_dir, cache_key, file_digest, load_or_build
 from cgt.data.featurizers import get_featurizer
-from cgt.data.graph_store import GraphStore, featurize_rows
+from cgt.data.graph_store import GraphStore
+from cgt.data.smiles_to_graph import featurize_rows
 from cgt.errors import InvalidRowsError
 
 __all__ = ["CSVDataset", "MISSING_MARKERS"]

@@ -19,13 +19,19 @@ from torch.utils.data import DataLoader, Subset
 
 from cgt.data.csv_dataset import CSVDataset
 from cgt.data.graph_store import GraphStore
-from cgt.data.splits import SPLIT_NAMES, column_split, random_split, scaffold_split, split_counts
+from cgt.data.splits import (
+    SPLIT_METHODS,
+    SPLIT_NAMES,
+    column_split,
+    random_split,
+    scaffold_split,
+    split_counts,
+)
 from cgt.data.zinc import ZINC
 
-__all__ = ["ZINCDataModule", "CSVDataModule", "TASKS", "SPLITS"]
+__all__ = ["ZINCDataModule", "CSVDataModule"]
 
 TASKS = ("regression", "classification")
-SPLITS = ("random", "scaffold", "column")
 
 
 class _MoleculeDataModule(LightningDataModule):
@@ -188,8 +194,8 @@ class CSVDataModule(_MoleculeDataModule):
         super().__init__(batch_size, num_workers, seed)
         if task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {task!r}")
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        if split not in SPLIT_METHODS:
+            raise ValueError(f"split must be one of {SPLIT_METHODS}, got {split!r}")
         if (split == "column") != (split_column is not None):
             raise ValueError("split_column is needed with split='column', and only then")
         split_counts(1, split_sizes)  # validates the fractions

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from rdkit import Chem
@@ -26,6 +28,7 @@ from rdkit import Chem
 from cgt.errors import VocabularyError
 
 __all__ = [
+    "ModelInputs",
     "Featurizer",
     "ZincFeaturizer",
     "AtomFeaturizer",
@@ -40,15 +43,43 @@ __all__ = [
 ]
 
 
+@dataclass(frozen=True)
+class ModelInputs:
+    """What a model reads from the graphs of a featurizer.
+
+    Attributes:
+        node_field: the graph field of categorical atom codes: ``Long[n]`` (one column) or
+            ``Long[n, F]``.
+        node_feature_sizes: categories of each of its columns.
+        bond_feature_sizes: categories of each column of ``edge_attr`` ``Long[E, Fb]``, or
+            ``None`` when bonds carry no features beyond their type.
+    """
+
+    node_field: str
+    node_feature_sizes: tuple[int, ...]
+    bond_feature_sizes: tuple[int, ...] | None = None
+
+    def as_config(self) -> dict[str, Any]:
+        """The keyword arguments of :class:`cgt.model.CGT` that describe its inputs."""
+        bonds = self.bond_feature_sizes
+        return {
+            "node_field": self.node_field,
+            "node_feature_sizes": list(self.node_feature_sizes),
+            "bond_feature_sizes": None if bonds is None else list(bonds),
+        }
+
+
 class Featurizer(ABC):
     """Turns a sanitized RDKit molecule into numpy node and edge fields.
 
-    Subclasses set ``name``, ``version`` and ``vocabulary`` (a JSON-serialisable
-    description that a checkpoint can store).
+    Subclasses set ``name``, ``version``, ``vocabulary`` (a JSON-serialisable
+    description that a checkpoint can store) and ``model_inputs`` (what a model built for
+    these graphs reads), so that a new featurizer needs no change to the model.
     """
 
     name: str
     version: int
+    model_inputs: ModelInputs
 
     @property
     @abstractmethod
@@ -120,6 +151,7 @@ class ZincFeaturizer(Featurizer):
 
     name = "zinc"
     version = 2  # 2: dative and zero-order bonds are errors, not single bonds
+    model_inputs = ModelInputs("atom_type", (len(ZINC_ATOM_TYPES),))
 
     def __init__(self) -> None:
         self._types = _ZincTypes()
@@ -212,6 +244,7 @@ class AtomFeaturizer(Featurizer):
 
     name = "atom"
     version = 1
+    model_inputs = ModelInputs("x", ATOM_FEATURE_SIZES, BOND_FEATURE_SIZES)
 
     @property
     def vocabulary(self) -> dict:

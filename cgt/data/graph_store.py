@@ -1,4 +1,4 @@
-"""A dataset of molecule graphs stored collated, and how one is built from SMILES rows.
+"""A dataset of molecule graphs stored collated (what the on-disk cache holds).
 
 Like PyTorch Geometric's ``InMemoryDataset``, all graphs live in one tensor per field plus
 per-graph offsets, so a processed split loads in one read and items are cheap views.
@@ -17,41 +17,12 @@ from torch_geometric.data import Batch
 
 from cgt.data.molgraph import MolGraph
 
-__all__ = ["GraphStore", "featurize_rows"]
+__all__ = ["GraphStore"]
 
 _ALONG_COLUMNS = ("edge_index", "ring_index")  # [2, X] fields, concatenated along dim 1
 # What each row of an index field counts, i.e. what it is offset by when graphs are batched
 # (as MolGraph.__inc__ says): edge_index by atoms, ring_index by atoms and by rings.
 _INCREMENTS = {"edge_index": ("atoms", "atoms"), "ring_index": ("atoms", "rings")}
-
-
-def featurize_rows(
-    smiles: Sequence[Any], featurizer: str
-) -> tuple[list[dict[str, np.ndarray]], list[int], list[tuple[int, str, str]]]:
-    """Featurizes every row, collecting failures instead of stopping at the first one.
-
-    Returns:
-        ``(graphs, kept, invalid)``: the arrays of each valid row, the positions of those
-        rows, and ``(position, smiles, reason)`` for every row that failed (a missing
-        SMILES cell included).
-    """
-    # Imported here: loading and batching processed graphs must work without RDKit.
-    from cgt.data.featurize import SmilesParser, graph_arrays
-    from cgt.errors import MoleculeError
-
-    graphs, kept, invalid = [], [], []
-    with SmilesParser() as parser:
-        for row, text in enumerate(smiles):
-            if not isinstance(text, str):
-                invalid.append((row, str(text), "missing SMILES"))
-                continue
-            try:
-                graphs.append(graph_arrays(text, featurizer, parser))
-            except MoleculeError as error:
-                invalid.append((row, text, error.reason))
-                continue
-            kept.append(row)
-    return graphs, kept, invalid
 
 
 class GraphStore(Dataset):
@@ -86,7 +57,7 @@ class GraphStore(Dataset):
         """The payload of a store (what :meth:`__init__` takes and the cache keeps).
 
         Args:
-            graphs: per molecule, the arrays of :func:`~cgt.data.featurize.graph_arrays`.
+            graphs: per molecule, the arrays of :func:`~cgt.data.smiles_to_graph.graph_arrays`.
             smiles: per molecule, its SMILES.
             y: ``[G, T]`` targets.
             rows: per molecule, its source row.

@@ -8,9 +8,16 @@ import numpy as np
 from rdkit import Chem
 from rdkit.Chem.Scaffolds import MurckoScaffold
 
-__all__ = ["SPLIT_NAMES", "split_counts", "random_split", "scaffold_split", "column_split"]
+__all__ = [
+    "SPLIT_NAMES",
+    "SPLIT_METHODS",
+    "split_counts", "random_split", "scaffold_split", "column_split"]
 
+#: The parts of a data set, in this order everywhere.
 SPLIT_NAMES = ("train", "val", "test")
+
+#: How a data set is cut into them: at random, by Bemis–Murcko scaffold, or by a column.
+SPLIT_METHODS = ("random", "scaffold", "column")
 
 
 def split_counts(total: int, sizes: Sequence[float]) -> tuple[int, int, int]:

@@ -10,12 +10,13 @@ import pandas as pd
 
 from cgt.data.cache import cache_dir, cache_key, file_digest, load_or_build
 from cgt.data.featurizers import get_featurizer
-from cgt.data.graph_store import GraphStore, featurize_rows
+from cgt.data.graph_store import GraphStore
+from cgt.data.smiles_to_graph import featurize_rows
+from cgt.data.splits import SPLIT_NAMES
 from cgt.errors import InvalidRowsError
 
 __all__ = ["ZINC", "zinc_source", "ZINC_FULL_ENV"]
 
-SPLITS = ("train", "val", "test")
 ZINC_FULL_ENV = "CGT_ZINC_FULL"
 """Environment variable naming the ZINC-full file when ``path`` is not given."""
 
@@ -69,8 +70,8 @@ class ZINC(GraphStore):
         featurizer: str = "zinc",
         path: str | os.PathLike | None = None,
     ) -> None:
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        if split not in SPLIT_NAMES:
+            raise ValueError(f"split must be one of {SPLIT_NAMES}, got {split!r}")
         chosen = get_featurizer(featurizer)
         source = zinc_source(subset, path)
         key = cache_key(

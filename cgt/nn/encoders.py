@@ -21,13 +21,13 @@ MAX_RING_SIZE = 12
 
 
 class CategoricalEmbedding(nn.Module):
-    """Sum of one embedding per column of a ``Long[M, F]`` table of categorical indices.
+    """Sum of one embedding per column of a table of categorical indices.
 
     Args:
         sizes: number of categories of each of the ``F`` columns.
         channels: embedding size.
 
-    Shapes: **codes** ``[M, F]`` -> ``[M, channels]``.
+    Shapes: **codes** ``[M, F]`` (or ``[M]`` when ``F = 1``) -> ``[M, channels]``.
     """
 
     def __init__(self, sizes: Sequence[int], channels: int) -> None:
@@ -36,6 +36,8 @@ class CategoricalEmbedding(nn.Module):
 
     def forward(self, codes: Tensor) -> Tensor:
         """Embeds and sums the columns; shapes in the class docstring."""
+        if codes.dim() == 1 and len(self.embeddings) == 1:
+            codes = codes[:, None]
         if codes.dim() != 2 or codes.shape[1] != len(self.embeddings):
             raise ValueError(
                 f"expected categorical features of shape [M, {len(self.embeddings)}], "
@@ -47,36 +49,23 @@ class CategoricalEmbedding(nn.Module):
 class NodeEncoder(nn.Module):
     """Atom embedding concatenated with the encoded random-walk landing probabilities.
 
-    ``[embed(atom) (C - C_rw channels) || Linear(BatchNorm(landing)) (C_rw channels)]``
-    with ``C_rw = 7C/16`` (the paper's 36 + 28 = 64 for ``C = 64``). ``embed`` is one
-    embedding of the ZINC atom type (``featurizer="zinc"``) or a sum of one embedding per
-    categorical column of ``x`` (``featurizer="atom"``).
+    ``[embed(atoms) (C - C_rw channels) || Linear(BatchNorm(landing)) (C_rw channels)]``
+    with ``C_rw = 7C/16`` (the paper's 36 + 28 = 64 for ``C = 64``). ``embed`` sums one
+    embedding per categorical column of the atom codes (the ZINC atom type alone for the
+    paper's model).
 
     Args:
         channels: output size ``C``.
         steps: random-walk steps ``K`` (size of the landing vector).
-        num_atom_types: vocabulary size of ``atom_type`` (``featurizer="zinc"``).
-        atom_feature_sizes: categories per column of ``x``; when given, ``x`` is embedded
-            instead of ``atom_type`` (``featurizer="atom"``).
+        node_feature_sizes: categories of each column of the atom codes.
 
-    Shapes: **atoms** ``[N]`` (atom types) or ``[N, F]`` (``x``), **landing** ``[N, K]``
-    -> ``[N, C]``.
+    Shapes: **atoms** ``[N]`` or ``[N, F]``, **landing** ``[N, K]`` -> ``[N, C]``.
     """
 
-    def __init__(
-        self,
-        channels: int,
-        steps: int,
-        num_atom_types: int = 28,
-        atom_feature_sizes: Sequence[int] | None = None,
-    ) -> None:
+    def __init__(self, channels: int, steps: int, node_feature_sizes: Sequence[int]) -> None:
         super().__init__()
         landing_channels = channels * 7 // 16
-        atom_channels = channels - landing_channels
-        if atom_feature_sizes is None:
-            self.atom = nn.Embedding(num_atom_types, atom_channels)
-        else:
-            self.atom = CategoricalEmbedding(atom_feature_sizes, atom_channels)
+        self.atom = CategoricalEmbedding(node_feature_sizes, channels - landing_channels)
         self.landing = nn.Sequential(nn.BatchNorm1d(steps), nn.Linear(steps, landing_channels))
 
     def forward(self, atoms: Tensor, landing: Tensor) -> Tensor:
@@ -101,9 +90,9 @@ class PairEncoder(nn.Module):
         bond_feature_sizes: categories per column of ``edge_attr``; when given, the sum
             of their embeddings is added to the pair of every bond.
 
-    Shapes: the fields of :class:`cgt.data.PairFeatures` (``P`` pairs), optionally
-    **edge_attr** ``[E, Fb]`` with **edge_pairs** ``[E]`` (the packed pair of each
-    bond) -> two ``[P, C]`` tensors.
+    Shapes: the fields of :class:`cgt.data.PairFeatures` (``P`` pairs; ``edge_pairs``
+    ``[E]`` is the packed pair of each bond), optionally **edge_attr** ``[E, Fb]`` ->
+    two ``[P, C]`` tensors.
     """
 
     def __init__(
@@ -133,9 +122,7 @@ class PairEncoder(nn.Module):
         self.att = nn.Linear(channels, channels)
         self.val = nn.Linear(channels, channels)
 
-    def forward(
-        self, features, edge_attr: Tensor | None = None, edge_pairs: Tensor | None = None
-    ) -> tuple[Tensor, Tensor]:
+    def forward(self, features, edge_attr: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Returns ``(E_att, E_val)``; shapes in the class docstring."""
         e = torch.cat([self.kind(features.kind), self.random_walk(features.random_walk)], -1)
         if self.ring_feature != "none":
@@ -144,7 +131,7 @@ class PairEncoder(nn.Module):
             e = e + self.ring_size(features.ring_size.clamp(max=MAX_RING_SIZE))
             e = e + self.ring_aromatic(features.ring_aromatic.long())
         if self.bond is not None:
-            if edge_attr is None or edge_pairs is None:
+            if edge_attr is None:
                 raise ValueError("this pair encoder embeds bond features: pass edge_attr")
-            e = e.index_add(0, edge_pairs, self.bond(edge_attr))
+            e = e.index_add(0, features.edge_pairs, self.bond(edge_attr))
         return self.att(e), self.val(e)

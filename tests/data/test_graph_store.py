@@ -8,8 +8,7 @@ import torch
 from torch_geometric.data import Batch
 
 from cgt.data import GraphStore, featurize_smiles
-from cgt.data.featurize import graph_arrays
-from cgt.data.graph_store import featurize_rows
+from cgt.data.smiles_to_graph import graph_arrays
 
 SMILES = ["c1ccccc1C1CC1", "C", "CC.O", "C1CC2CCC1C2", "OC(=O)[O-]"]
 
@@ -39,14 +38,6 @@ def test_payload_round_trip() -> None:
     store = GraphStore(GraphStore.collate(graphs, SMILES, np.zeros((5, 1)), range(5)))
     again = GraphStore(store.payload())
     assert torch.equal(again[3].edge_index, store[3].edge_index)
-
-
-def test_featurize_rows_collects_every_failure() -> None:
-    graphs, kept, invalid = featurize_rows(["CCO", "C1CC", None, "[Se]", "CC"], "zinc")
-    assert kept == [0, 4] and len(graphs) == 2
-    assert [(row, smiles) for row, smiles, _ in invalid] == [(1, "C1CC"), (2, "None"), (3, "[Se]")]
-    assert "unclosed ring" in invalid[0][2] and invalid[1][2] == "missing SMILES"
-    assert "atom 0 (Se" in invalid[2][2]
 
 
 def test_an_empty_store_is_an_error() -> None:

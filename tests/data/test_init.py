@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import cgt.data
 
@@ -12,7 +14,23 @@ def test_every_public_name_resolves() -> None:
     for name in cgt.data.__all__:
         assert getattr(cgt.data, name) is not None, name
     assert set(cgt.data.__all__) <= set(dir(cgt.data))
-    assert set(cgt.data.__all__) == set(cgt.data._EXPORTS)
+
+
+def test_type_checking_imports_match_the_export_table() -> None:
+    """The static imports (for type checkers and IDEs) name each export from its module."""
+    tree = ast.parse(Path(cgt.data.__file__).read_text())
+    block = next(
+        node
+        for node in tree.body
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+    )
+    imported = {
+        alias.name: node.module
+        for node in block.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert imported == cgt.data._EXPORTS
 
 
 def test_graphs_and_pair_features_without_rdkit() -> None:
@@ -32,7 +50,7 @@ store = GraphStore(GraphStore.collate([graph, graph], ["CO", "CO"], np.zeros((2,
 features = pair_features(store.batch([0, 1]), 3)
 assert features.kind.tolist() == [0, 2, 2, 0] * 2, features.kind
 try:
-    import cgt.data.featurize
+    import cgt.data.smiles_to_graph
 except ImportError:
     print("ok")
 """

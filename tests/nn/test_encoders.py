@@ -14,19 +14,21 @@ def fake_pairs(num_pairs=10, steps=5, seed=0):
         ring=torch.randint(0, 3, (num_pairs,), generator=gen),
         ring_size=torch.randint(0, 20, (num_pairs,), generator=gen),
         ring_aromatic=torch.rand(num_pairs, generator=gen) > 0.5,
+        edge_pairs=torch.tensor([2, 7]),
     )
 
 
 def test_node_encoder_paper_split():
-    encoder = NodeEncoder(64, steps=20)
-    assert encoder.atom.embedding_dim == 36 and encoder.landing[1].out_features == 28
+    encoder = NodeEncoder(64, steps=20, node_feature_sizes=[28])
+    (embedding,) = encoder.atom.embeddings
+    assert embedding.embedding_dim == 36 and encoder.landing[1].out_features == 28
     out = encoder(torch.tensor([0, 27, 3]), torch.rand(3, 20))
     assert out.shape == (3, 64)
-    torch.testing.assert_close(out[:, :36], encoder.atom.weight[[0, 27, 3]])
+    torch.testing.assert_close(out[:, :36], embedding.weight[[0, 27, 3]])
 
 
 def test_node_encoder_categorical_columns():
-    encoder = NodeEncoder(16, steps=4, atom_feature_sizes=[5, 3])
+    encoder = NodeEncoder(16, steps=4, node_feature_sizes=[5, 3])
     codes = torch.tensor([[4, 0], [1, 2]])
     out = encoder(codes, torch.rand(2, 4))
     e0, e1 = encoder.atom.embeddings
@@ -55,10 +57,10 @@ def test_pair_encoder_clamps_large_rings_and_adds_bond_features():
     encoder = PairEncoder(8, steps=5, ring="size", bond_feature_sizes=[4, 2])
     pairs = fake_pairs()
     pairs.ring_size = torch.full((10,), MAX_RING_SIZE)
-    edge_attr, edge_pairs = torch.tensor([[1, 0], [3, 1]]), torch.tensor([2, 7])
-    att, _ = encoder(pairs, edge_attr, edge_pairs)
+    edge_attr = torch.tensor([[1, 0], [3, 1]])  # the bonds at pairs 2 and 7
+    att, _ = encoder(pairs, edge_attr)
     pairs.ring_size = torch.full((10,), 40)
-    torch.testing.assert_close(encoder(pairs, edge_attr, edge_pairs)[0], att)
+    torch.testing.assert_close(encoder(pairs, edge_attr)[0], att)
     without = PairEncoder(8, steps=5, ring="size")
     without.load_state_dict(encoder.state_dict(), strict=False)
     differs = (without(pairs)[0] != att).any(dim=1)

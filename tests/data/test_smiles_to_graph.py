@@ -1,9 +1,7 @@
-"""SMILES parsing errors, SSSR rings, and the single/many featurizing entry points."""
+"""SMILES to graphs: the single and many-molecule entry points, and the fast path's
+equivalence with RDKit's default parse."""
 
 from __future__ import annotations
-
-import pickle
-import threading
 
 import numpy as np
 import pytest
@@ -16,60 +14,27 @@ from cgt.data import (
     ELEMENTS,
     ZINC_ATOM_TYPES,
     MolGraph,
-    SmilesParser,
     featurize_many,
     featurize_smiles,
-    parse_smiles,
 )
-from cgt.data.featurize import arrays_to_graph, graph_arrays
-from cgt.errors import InvalidSmilesError, MoleculeError, VocabularyError
+from cgt.data.smiles_to_graph import arrays_to_graph, featurize_rows, graph_arrays
+from cgt.errors import MoleculeError, VocabularyError
 
 
-@pytest.mark.parametrize(
-    ("smiles", "reason"),
-    [
-        ("", "empty SMILES"),
-        ("   ", "empty SMILES"),
-        ("C1CC", "unclosed ring"),
-        ("CN(C)(C)(C)C", "Explicit valence for atom # 1 N, 5"),
-        ("c1cccc1", "Can't kekulize mol"),
-        ("Cxx", "syntax error while parsing: Cxx"),
-    ],
-)
-def test_invalid_smiles_name_the_input_and_rdkit_reason(smiles: str, reason: str) -> None:
-    with pytest.raises(InvalidSmilesError) as info:
-        featurize_smiles(smiles)
-    error = info.value
-    assert isinstance(error, ValueError) and error.smiles == smiles
-    assert reason in error.reason and reason in str(error) and repr(smiles) in str(error)
-    assert "[" not in error.reason.split(":")[0]  # RDKit's timestamps are stripped
+def test_featurize_rows_collects_every_failure() -> None:
+    graphs, kept, invalid = featurize_rows(["CCO", "C1CC", None, "[Se]", "CC"], "zinc")
+    assert kept == [0, 4] and len(graphs) == 2
+    assert [(row, smiles) for row, smiles, _ in invalid] == [(1, "C1CC"), (2, "None"), (3, "[Se]")]
+    assert "unclosed ring" in invalid[0][2] and invalid[1][2].startswith("missing SMILES")
+    assert "atom 0 (Se" in invalid[2][2]
 
 
-def test_parse_smiles_rejects_non_strings() -> None:
-    with pytest.raises(TypeError, match="got NoneType"):
-        parse_smiles(None)  # type: ignore[arg-type]
-
-
-def test_parser_attributes_each_reason_to_its_own_smiles() -> None:
-    with SmilesParser() as parser:
-        with pytest.raises(InvalidSmilesError, match="unclosed ring") as first:
-            parser.parse("C1CC")
-        assert parser.parse("CCO").GetNumAtoms() == 3
-        with pytest.raises(InvalidSmilesError) as second:
-            parser.parse("CN(C)(C)(C)C")
-    assert "unclosed" not in second.value.reason and "valence" in second.value.reason
-    assert "valence" not in first.value.reason
-
-
-def test_errors_survive_pickling() -> None:
-    """DataLoader workers and multiprocessing send errors between processes."""
-    for error in (
-        InvalidSmilesError("C1CC", "unclosed ring"),
-        VocabularyError("[Se]", "atom", 0, "Se, charge +0, 0 explicit H", "zinc", "not in it"),
-    ):
-        copy = pickle.loads(pickle.dumps(error))
-        assert type(copy) is type(error) and str(copy) == str(error)
-        assert copy.__dict__ == error.__dict__
+def test_featurize_many_reports_missing_smiles_in_place() -> None:
+    results = featurize_many(["CCO", None, float("nan")], "zinc")
+    assert results[0].num_nodes == 3
+    assert [type(r).__name__ for r in results[1:]] == ["InvalidSmilesError"] * 2
+    assert "missing SMILES (got None" in results[1].reason
+    assert "missing SMILES (got nan" in results[2].reason
 
 
 def test_featurize_many_keeps_order_and_errors_in_place() -> None:
@@ -83,83 +48,6 @@ def test_featurize_many_keeps_order_and_errors_in_place() -> None:
     single = featurize_smiles("CCO")
     for key in ("atom_type", "edge_index", "bond_type", "ring_index"):
         assert torch.equal(results[0][key], single[key])
-
-
-def test_parsing_from_threads() -> None:
-    """The log capture is process-wide; concurrent parsing must neither crash nor mix up."""
-    failures: list[str] = []
-
-    def work() -> None:
-        for _ in range(50):
-            try:
-                parse_smiles("C1CC")
-            except InvalidSmilesError as error:
-                if "unclosed ring" not in error.reason:
-                    failures.append(error.reason)
-            if parse_smiles("CCN").GetNumAtoms() != 3:
-                failures.append("CCN")
-
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert failures == []
-
-
-def rings_of(smiles: str) -> list[tuple[int, frozenset[int], bool]]:
-    graph = featurize_smiles(smiles, "zinc")
-    atoms, ring = graph.ring_index
-    return sorted(
-        (
-            int(graph.ring_size[r]),
-            frozenset(atoms[ring == r].tolist()),
-            bool(graph.ring_aromatic[r]),
-        )
-        for r in range(graph.ring_size.numel())
-    )
-
-
-@pytest.mark.parametrize(
-    ("smiles", "expected"),
-    [
-        ("CCO", []),
-        ("C1CCCCC1", [(6, False)]),
-        ("c1ccc2ccccc2c1", [(6, True), (6, True)]),  # naphthalene: fused
-        ("C1CC2CCC1C2", [(5, False), (5, False)]),  # norbornane: bridged
-        # adamantane: bridged; RDKit's symmetrized SSSR keeps all 4 equivalent rings
-        ("C1C2CC3CC1CC(C2)C3", [(6, False)] * 4),
-        ("C1CCC2(CC1)CCCC2", [(5, False), (6, False)]),  # spiro[4.5]decane
-        ("c1ccc2c(c1)-c1ccccc1-2", [(4, False), (6, True), (6, True)]),  # biphenylene
-        ("c1ccc2[nH]ccc2c1", [(5, True), (6, True)]),  # indole
-    ],
-)
-def test_rings(smiles: str, expected: list[tuple[int, bool]]) -> None:
-    rings = rings_of(smiles)
-    assert [(size, aromatic) for size, _, aromatic in rings] == expected
-    mol = Chem.MolFromSmiles(smiles)
-    sssr = mol.GetRingInfo().AtomRings()
-    assert {atoms for _, atoms, _ in rings} == {frozenset(r) for r in sssr}
-    assert all(len(atoms) == size for size, atoms, _ in rings)
-
-
-def test_shared_ring_atoms() -> None:
-    naphthalene = rings_of("c1ccc2ccccc2c1")
-    assert len(naphthalene[0][1] & naphthalene[1][1]) == 2
-    spiro = rings_of("C1CCC2(CC1)CCCC2")
-    assert len(spiro[0][1] & spiro[1][1]) == 1
-    norbornane = rings_of("C1CC2CCC1C2")
-    assert len(norbornane[0][1] & norbornane[1][1]) == 3
-
-
-def test_ring_index_lists_atoms_in_ring_order() -> None:
-    """Consecutive atoms of a ring are bonded (the aromatic-ring test relies on it)."""
-    graph = featurize_smiles("C1C2CC3CC1CC(C2)C3", "zinc")
-    bonds = set(map(tuple, graph.edge_index.t().tolist()))
-    atoms, ring = graph.ring_index
-    for r in range(graph.ring_size.numel()):
-        members = atoms[ring == r].tolist()
-        assert all((a, b) in bonds for a, b in zip(members, members[1:] + members[:1], strict=True))
 
 
 # ------------------------------------------------- equivalence with RDKit's default parse

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from cgt.packing import PairIndex, pair_index
+from cgt.packing import PairIndex, pair_index, pair_position
 
 __all__ = ["PairFeatures", "random_walk_probabilities", "pair_features"]
 
@@ -49,6 +49,8 @@ class PairFeatures:
 
     Attributes:
         index: :class:`~cgt.packing.PairIndex` of the batch's ``ptr``.
+        edge_pairs: Long[E]: the packed pair of every directed bond of ``edge_index``
+            (where a model adds bond features among the pairs).
         kind: Long[P]: 0 self, 1 no bond, 2 single, 3 double, 4 triple, 5 aromatic.
         random_walk: Float[P, K]: column ``k-1`` = ``(P^k)_ij``.
         landing: Float[N, K]: ``(P^k)_ii`` per node.
@@ -59,6 +61,7 @@ class PairFeatures:
     """
 
     index: PairIndex
+    edge_pairs: Tensor
     kind: Tensor
     random_walk: Tensor
     landing: Tensor
@@ -93,14 +96,10 @@ def pair_features(batch: Data, steps: int) -> PairFeatures:
     num_graphs, num_pairs = sizes.numel(), index.row.numel()
     local = torch.arange(node_graph.numel(), device=device) - ptr[node_graph]
 
-    def position(a: Tensor, b: Tensor) -> Tensor:
-        """Packed position of the pairs (a, b) of global node indices of the same graph."""
-        graph = node_graph[a]
-        return index.pair_ptr[graph] + local[a] * sizes[graph] + local[b]
-
     src, dst = edge_index
     kind = torch.ones(num_pairs, dtype=torch.long, device=device)
-    kind[position(src, dst)] = batch.bond_type + 1
+    edge_pairs = pair_position(ptr, index.pair_ptr, node_graph, src, dst)
+    kind[edge_pairs] = batch.bond_type + 1
     self_pairs = index.row == index.col
     kind[self_pairs] = 0
 
@@ -133,7 +132,7 @@ def pair_features(batch: Data, steps: int) -> PairFeatures:
     a, b, of_ring = members[within.row], members[within.col], within.graph
     distinct = a != b
     a, b, of_ring = a[distinct], b[distinct], of_ring[distinct]
-    where = position(a, b)
+    where = pair_position(ptr, index.pair_ptr, node_graph, a, b)
     no_ring = torch.iinfo(torch.long).max
     ring_size = torch.full((num_pairs,), no_ring, dtype=torch.long, device=device)
     ring_size = ring_size.scatter_reduce(0, where, batch.ring_size[of_ring], "amin")
@@ -145,6 +144,7 @@ def pair_features(batch: Data, steps: int) -> PairFeatures:
 
     return PairFeatures(
         index=index,
+        edge_pairs=edge_pairs,
         kind=kind,
         random_walk=random_walk,
         landing=landing,
