@@ -107,7 +107,7 @@ def _blocks(
     if heads_per_program is None:
         # About 16 channels per program: with the default 16×8 tile and 4 warps the
         # kernels compile for sm_90 to at most 168 registers and no spills
-        # (python -m cgt.kernels.compile_check).
+        # (benchmarks/kernels/compile_check.py).
         heads_per_program = max(1, min(triton.next_power_of_2(heads), 16 // head_dim_pad))
     for name, value in (
         ("block_m", block_m),
