@@ -73,6 +73,7 @@ from torch import Tensor
 
 from cgt.kernels import _buffers
 from cgt.kernels.dropout import keep_pair
+from cgt.packing import pair_ptr
 
 __all__ = ["chromatic_attention"]
 
@@ -172,7 +173,7 @@ class _Layout:
     """Per-graph offsets and the tables of programs of one packed batch."""
 
     ptr: Tensor  # [B+1] int64 node offsets
-    pair_ptr: Tensor  # [B+1] int64 pair offsets (cumulative n_g²)
+    pair_ptr: Tensor  # [B+1] int64 pair offsets (cgt.packing.pair_ptr)
     part_ptr: Tensor  # [B+1] int64 offsets of the dq partial rows (cumulative n_g·⌈n_g/BN⌉)
     query_graph: Tensor  # [Bq] int32 graph of each query block
     query_start: Tensor  # [Bq] int32 first local row of each query block
@@ -199,8 +200,7 @@ def _build_layout(ptr: Tensor, num_nodes: int, num_pairs: int, blocks: _Blocks) 
     """
     ptr = ptr.long()
     sizes = ptr[1:] - ptr[:-1]
-    pair_ptr = torch.zeros_like(ptr)
-    torch.cumsum(sizes * sizes, 0, out=pair_ptr[1:])
+    pair_offsets = pair_ptr(ptr)
     key_counts = (sizes + blocks.block_n - 1) // blocks.block_n
     part_ptr = torch.zeros_like(ptr)
     torch.cumsum(sizes * key_counts, 0, out=part_ptr[1:])
@@ -210,7 +210,7 @@ def _build_layout(ptr: Tensor, num_nodes: int, num_pairs: int, blocks: _Blocks) 
         [
             ptr[0],
             ptr[-1],
-            pair_ptr[-1],
+            pair_offsets[-1],
             ((sizes + blocks.block_m - 1) // blocks.block_m).sum(),
             key_counts.sum(),
             part_ptr[-1],
@@ -232,7 +232,7 @@ def _build_layout(ptr: Tensor, num_nodes: int, num_pairs: int, blocks: _Blocks) 
     query_graph, query_start = _block_table(sizes, blocks.block_m, num_query)
     key_graph, key_start = _block_table(sizes, blocks.block_n, num_key)
     return _Layout(
-        ptr, pair_ptr, part_ptr, query_graph, query_start, key_graph, key_start, num_part
+        ptr, pair_offsets, part_ptr, query_graph, query_start, key_graph, key_start, num_part
     )
 
 

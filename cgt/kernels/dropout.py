@@ -16,6 +16,7 @@ import triton.language as tl
 from torch import Tensor
 
 from cgt.kernels import _buffers
+from cgt.packing import pair_ptr
 
 __all__ = ["dropout_mask", "keep_pair"]
 
@@ -55,8 +56,7 @@ def dropout_mask(ptr: Tensor, p: float, seed: int) -> Tensor:
         raise ValueError(f"seed must be in [0, 2**63), got {seed}")
     if ptr.dim() != 1 or ptr.numel() < 1:
         raise ValueError(f"ptr must be a 1-D tensor of B+1 offsets, got shape {tuple(ptr.shape)}")
-    sizes = ptr[1:].long() - ptr[:-1].long()
-    num_pairs = int((sizes * sizes).sum())
+    num_pairs = int(pair_ptr(ptr)[-1])
     keep = _buffers.empty((num_pairs,), torch.bool, ptr.device)
     if num_pairs > 0:
         grid = (triton.cdiv(num_pairs, _BLOCK),)
