@@ -549,6 +549,8 @@ def _fwd_op(
     block_m: int, block_n: int, heads_per_program: int, num_warps: int,
 ) -> tuple[Tensor, Tensor]:  # fmt: skip
     """Returns ``(y [N, C] in q's dtype, lse [N, C] fp32)``."""
+    # The kernels index every tensor as dense row-major memory.
+    q, k, v, pair_att, pair_val, ptr = (t.contiguous() for t in (q, k, v, pair_att, pair_val, ptr))
     blocks = _blocks(q.shape[1], heads, block_m, block_n, heads_per_program, num_warps)
     with _device_of(q):
         return _forward(q, k, v, pair_att, pair_val, ptr, heads, dropout_p, seed, blocks)
@@ -556,7 +558,8 @@ def _fwd_op(
 
 @_fwd_op.register_fake
 def _fwd_fake(q, k, v, pair_att, pair_val, ptr, heads, dropout_p, seed, *blocks):
-    return torch.empty_like(q), torch.empty_like(q, dtype=torch.float32)
+    # Contiguous whatever the inputs' strides, as the kernels' outputs.
+    return q.new_empty(q.shape), q.new_empty(q.shape, dtype=torch.float32)
 
 
 @torch.library.custom_op("cgt::chromatic_attention_bwd", mutates_args=())
@@ -566,22 +569,22 @@ def _bwd_op(
     block_m: int, block_n: int, heads_per_program: int, num_warps: int,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:  # fmt: skip
     """Returns ``(dq, dk, dv, dpair_att, dpair_val)``."""
+    # Dense row-major, as the kernels index them (``dy`` often is not: autograd's ones).
+    dy, q, k, v, pair_att, pair_val, ptr, y, lse = (
+        t.contiguous() for t in (dy, q, k, v, pair_att, pair_val, ptr, y, lse)
+    )
     blocks = _blocks(q.shape[1], heads, block_m, block_n, heads_per_program, num_warps)
     with _device_of(q):
         return _backward(
-            dy.contiguous(), q, k, v, pair_att, pair_val, ptr, y, lse, heads, dropout_p, seed,
-            blocks,
-        )  # fmt: skip
+            dy, q, k, v, pair_att, pair_val, ptr, y, lse, heads, dropout_p, seed, blocks
+        )
 
 
 @_bwd_op.register_fake
 def _bwd_fake(dy, q, k, v, pair_att, pair_val, *rest):
     return (
-        torch.empty_like(q),
-        torch.empty_like(k),
-        torch.empty_like(v),
-        torch.empty_like(pair_att),
-        torch.empty_like(pair_val),
+        *(q.new_empty(q.shape) for _ in range(3)),
+        *(q.new_empty(pair_att.shape) for _ in range(2)),
     )
 
 
@@ -663,8 +666,7 @@ def chromatic_attention(
         else:
             seed_tensor = torch.tensor(int(seed), dtype=torch.int64)
     y, _ = _fwd_op(
-        q.contiguous(), k.contiguous(), v.contiguous(), pair_att.contiguous(),
-        pair_val.contiguous(), ptr.to(q.device), heads, float(dropout_p), seed_tensor,
+        q, k, v, pair_att, pair_val, ptr.to(q.device), heads, float(dropout_p), seed_tensor,
         blocks.block_m, blocks.block_n, blocks.heads_per_program, blocks.num_warps,
     )  # fmt: skip
     return y
