@@ -55,7 +55,9 @@ Limits
 - Building the table of programs for a new ``ptr`` copies a few totals to the host
   (one synchronisation); it is reused while the same ``ptr`` tensor comes back
   unmodified (the layers of a model and their backward), but it makes the first
-  call of a batch impossible to capture in a CUDA graph.
+  call of a batch impossible to capture in a CUDA graph. A ``ptr`` made under
+  ``torch.inference_mode()`` has no version counter to tell whether it changed: its
+  table is rebuilt on every call (one synchronisation per layer).
 """
 
 from __future__ import annotations
@@ -243,7 +245,13 @@ _LAST_LAYOUT: list[tuple[weakref.ref, tuple, _Layout]] = []
 
 
 def _layout(ptr: Tensor, num_nodes: int, num_pairs: int, blocks: _Blocks) -> _Layout:
-    """:func:`_build_layout`, reused while ``ptr`` is the same unmodified tensor."""
+    """:func:`_build_layout`, reused while ``ptr`` is the same unmodified tensor.
+
+    An inference tensor (made under ``torch.inference_mode()``) has no version counter,
+    so nothing tells whether it was modified in place: its layout is built every call.
+    """
+    if ptr.is_inference():
+        return _build_layout(ptr, num_nodes, num_pairs, blocks)
     key = (ptr._version, num_nodes, num_pairs, blocks.block_m, blocks.block_n)
     if _LAST_LAYOUT:
         ref, last_key, layout = _LAST_LAYOUT[0]

@@ -221,6 +221,20 @@ def test_custom_ops_called_directly_accept_strided_tensors(poisoned):
         assert rel_err(a, b) <= 1e-4, name
 
 
+def test_ptr_made_under_inference_mode():
+    """Inference tensors have no version counter (the layout cache's key otherwise)."""
+    inputs, ptr = packed_inputs([3, 4], 4)
+    with torch.inference_mode():
+        inference_ptr = ptr.clone()
+        assert inference_ptr.is_inference()
+        y = chromatic_attention(*inputs, inference_ptr, 2)
+        assert rel_err(y, reference(*inputs, ptr, 2)) <= 1e-4
+        # Modified in place (no version to bump): graphs of 4 and 3 nodes, still 25 pairs.
+        inference_ptr[1] = 4
+        y = chromatic_attention(*inputs, inference_ptr, 2)
+        assert rel_err(y, reference(*inputs, inference_ptr, 2)) <= 1e-4
+
+
 def test_custom_ops_fake_outputs_are_contiguous_like_the_real_ones():
     """torch.compile plans with the fake outputs: their strides must be the kernels'."""
     inputs, ptr = packed_inputs([3, 4], 4)
