@@ -330,7 +330,9 @@ def _graph(PTR, PAIR_PTR, BLOCK_GRAPH, BLOCK_START):
 # ----------------------------------------------------------------------------------
 
 
-@triton.jit
+# Triton would specialise ``seed`` (one compiled kernel for 1, one for multiples of 16,
+# one for the rest): a fresh seed per call would recompile about one call in 16.
+@triton.jit(do_not_specialize=["seed"])
 def _csa_fwd_kernel(
     Q, K, V, ATT, VAL, Y, LSE,
     PTR, PAIR_PTR, BLOCK_GRAPH, BLOCK_START,
@@ -382,7 +384,7 @@ def _csa_fwd_kernel(
 # ----------------------------------------------------------------------------------
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["seed"])  # as the forward kernel
 def _csa_bwd_kernel(
     Q, K, V, ATT, VAL, Y, DY, LSE,
     DQ_PART, DK, DV, DATT, DVAL,

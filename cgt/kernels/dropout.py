@@ -29,7 +29,9 @@ def keep_pair(seed, pair, p_drop):
     return tl.rand(seed, pair) >= p_drop
 
 
-@triton.jit
+# Not specialised (Triton would compile apart the values 1 and the multiples of 16):
+# a fresh seed or batch size per call must not recompile.
+@triton.jit(do_not_specialize=["num_pairs", "seed"])
 def _dropout_mask_kernel(KEEP, num_pairs, seed, p_drop, BLOCK: tl.constexpr):
     pair = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     tl.store(KEEP + pair, keep_pair(seed, pair, p_drop), mask=pair < num_pairs)
