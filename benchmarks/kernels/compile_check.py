@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from cgt.kernels import csa as attention
     from cgt.kernels import dropout
+
     blocks = attention._blocks(
         args.channels,
         args.heads,
