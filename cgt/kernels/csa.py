@@ -45,7 +45,8 @@ Limits
 ------
 - Inputs must be CUDA tensors (or CPU tensors under ``TRITON_INTERPRET=1``), fp32,
   fp16 or bf16, all of one dtype; logits and statistics are fp32, outputs take the
-  input dtype. Offsets are int64, so ``P·C`` may exceed 2³¹ elements.
+  input dtype. Offsets are int64, so ``P·C`` may exceed 2³¹ elements. Tensors of
+  any strides are accepted (the custom ops copy the non-contiguous ones).
 - Head scores are computed with elementwise products, not tensor-core matmuls:
   the kernel is built for small graphs and small heads (molecules, d = 8), where
   the bytes of ``E_att``/``E_val`` bound the time. A query block reads its graph's
