@@ -580,7 +580,7 @@ def _bwd_op(
     block_m: int, block_n: int, heads_per_program: int, num_warps: int,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:  # fmt: skip
     """Returns ``(dq, dk, dv, dpair_att, dpair_val)``."""
-    # Dense row-major, as the kernels index them (``dy`` often is not: autograd's ones).
+    # Dense row-major, as the kernels index them (autograd's dy often is not: an expand).
     dy, q, k, v, pair_att, pair_val, ptr, y, lse = (
         t.contiguous() for t in (dy, q, k, v, pair_att, pair_val, ptr, y, lse)
     )
