@@ -20,7 +20,6 @@ mean seconds per step (CUDA-synchronised) and the validation MAE, and at the end
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import sys
@@ -45,17 +44,9 @@ def import_cgt_from_source() -> None:
     """Makes ``cgt`` importable from the source tree where it is not installed.
 
     ``cgt`` and ``cgt.data`` import their names on first use, so the model, ``MolGraph``
-    and ``pair_features`` work without RDKit; ``cgt.kernels`` is mapped to ``kernels/``.
+    and ``pair_features`` work without RDKit.
     """
     sys.path.insert(0, str(REPO))
-    if importlib.util.find_spec("cgt.kernels") is None:
-        spec = importlib.util.spec_from_file_location(
-            "cgt.kernels", REPO / "kernels" / "__init__.py",
-            submodule_search_locations=[str(REPO / "kernels")],
-        )  # fmt: skip
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["cgt.kernels"] = module
-        spec.loader.exec_module(module)
 
 
 def make_cache(path: Path) -> None:

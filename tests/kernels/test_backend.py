@@ -103,3 +103,19 @@ def test_layer_with_the_kernel_compiles_in_one_graph():
     assert torch.isfinite(inputs[1].grad).all() and inputs[1].grad.abs().sum() > 0
     layer.eval()
     torch.testing.assert_close(compiled(*inputs), layer(*inputs))
+
+
+def test_triton_backend_under_inference_mode(kernel_calls):
+    """As in prediction on CUDA, where the batch is moved inside inference mode."""
+    torch.manual_seed(0)
+    layer = ChromaticSelfAttention(8, heads=2, dropout=0.5, backend="torch").eval()
+    inputs = layer_inputs()
+    with torch.no_grad():
+        expected = layer(*inputs)
+    layer.backend = "triton"
+    with torch.inference_mode():
+        batch = [t.clone() for t in inputs]
+        assert all(t.is_inference() for t in batch)
+        actual = layer(*batch)
+    assert kernel_calls == [0.0]
+    assert rel_err(actual, expected) <= 1e-4

@@ -179,3 +179,69 @@ def test_non_contiguous_inputs_and_int32_ptr():
     assert not any(t.is_contiguous() for t in wide)
     y = chromatic_attention(*wide, ptr.int(), 2)
     assert rel_err(y, reference(*inputs, ptr, 2)) <= 1e-4
+
+
+def spread(tensor):
+    """``tensor``'s values in a view with stride 2 along its last dimension."""
+    return tensor.detach().repeat_interleave(2, dim=-1)[..., ::2]
+
+
+def test_strided_ptr_gives_the_same_output_and_gradients(poisoned):
+    sizes = [3, 3]
+    inputs, ptr = packed_inputs(sizes, 4)
+    # Each offset stored twice: read as contiguous memory, this ptr would say [0, 0, 3],
+    # wrong graphs that still stay in bounds, so a kernel trusting ptr's strides fails
+    # here instead of corrupting memory.
+    strided = spread(ptr)
+    assert strided.stride() == (2,) and torch.equal(strided, ptr)
+    dy = torch.randn(sum(sizes), 4, generator=torch.Generator().manual_seed(1))
+    ours = run(chromatic_attention, inputs, strided, 2, dy)
+    expected = run(reference, inputs, ptr, 2, dy)
+    for name, a, b in zip(NAMES, ours, expected, strict=True):
+        assert rel_err(a, b) <= 1e-4, name
+
+
+def test_custom_ops_called_directly_accept_strided_tensors(poisoned):
+    sizes = [3, 3]
+    inputs, ptr = packed_inputs(sizes, 4)
+    dy = torch.randn(sum(sizes), 4, generator=torch.Generator().manual_seed(1))
+    expected = run(reference, inputs, ptr, 2, dy)
+    # heads, dropout_p, seed, block_m, block_n, heads_per_program, num_warps
+    options = (2, 0.0, None, 16, 8, 1, 4)
+    tensors = [t.detach() for t in inputs]
+    y, lse = torch.ops.cgt.chromatic_attention_fwd(*tensors, ptr, *options)
+    strided = [spread(t) for t in (*tensors, ptr)]
+    assert not any(t.is_contiguous() for t in strided)
+    y_strided, lse_strided = torch.ops.cgt.chromatic_attention_fwd(*strided, *options)
+    assert rel_err(y_strided, expected[0]) <= 1e-4
+    assert torch.equal(lse_strided, lse)
+    bwd_inputs = [spread(t) for t in (dy, *tensors, ptr, y, lse)]
+    grads = torch.ops.cgt.chromatic_attention_bwd(*bwd_inputs, *options)
+    for name, a, b in zip(NAMES[1:], grads, expected[1:], strict=True):
+        assert rel_err(a, b) <= 1e-4, name
+
+
+def test_ptr_made_under_inference_mode():
+    """Inference tensors have no version counter (the layout cache's key otherwise)."""
+    inputs, ptr = packed_inputs([3, 4], 4)
+    with torch.inference_mode():
+        inference_ptr = ptr.clone()
+        assert inference_ptr.is_inference()
+        y = chromatic_attention(*inputs, inference_ptr, 2)
+        assert rel_err(y, reference(*inputs, ptr, 2)) <= 1e-4
+        # Modified in place (no version to bump): graphs of 4 and 3 nodes, still 25 pairs.
+        inference_ptr[1] = 4
+        y = chromatic_attention(*inputs, inference_ptr, 2)
+        assert rel_err(y, reference(*inputs, inference_ptr, 2)) <= 1e-4
+
+
+def test_custom_ops_fake_outputs_are_contiguous_like_the_real_ones():
+    """torch.compile plans with the fake outputs: their strides must be the kernels'."""
+    inputs, ptr = packed_inputs([3, 4], 4)
+    column_major = [t.detach().t().contiguous().t() for t in inputs]
+    dy = torch.randn(7, 4, generator=torch.Generator().manual_seed(1)).t().contiguous().t()
+    options = (2, 0.5, torch.tensor(3), 8, 8, 1, 4)
+    torch.library.opcheck(torch.ops.cgt.chromatic_attention_fwd, (*column_major, ptr, *options))
+    y, lse = torch.ops.cgt.chromatic_attention_fwd(*inputs, ptr, *options)
+    bwd_inputs = (dy, *column_major, ptr, y.detach(), lse)
+    torch.library.opcheck(torch.ops.cgt.chromatic_attention_bwd, (*bwd_inputs, *options))

@@ -8,7 +8,8 @@
 
 Needs CUDA tensors, or ``TRITON_INTERPRET=1`` set before this package is imported
 to run the kernels on CPU through Triton's interpreter (slow; for tests).
-See ``kernels/README.md`` for the algorithm, limits and benchmarks.
+See ``benchmarks/kernels/README.md`` in the source tree for the algorithm, limits and
+benchmarks, and the GPU tools (correctness check, benchmark, sm_90 compile check) beside it.
 """
 
 from cgt.kernels.csa import chromatic_attention

@@ -2,17 +2,18 @@
 # One GPU session for cgt.kernels, in the order that matters: versions, correctness,
 # correctness under compute-sanitizer's memcheck (out-of-bounds accesses the
 # interpreter hides), the benchmark table, the compiled reference, the tile sweep.
-# Run from anywhere; logs go to $OUT (the device tool's folder) or ./gpu-logs:
-#     bash kernels/gpu_session.sh
+# Run from anywhere: it works in the repository root with PYTHONPATH=. (cgt need not be
+# installed); logs go to $OUT (the device tool's folder) or the root's gpu-logs/:
+#     bash benchmarks/kernels/gpu_session.sh
 # Each step has its own time limit (590 s in all, to fit one 600 s device call), so a
 # slow step leaves the later ones their time; partial output is kept in the logs.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 logs=${OUT:-gpu-logs}
 mkdir -p "$logs"
 export PYTHONPATH=. PYTHONUNBUFFERED=1
 py=${PYTHON:-python3}
-bench="$py kernels/bench_csa.py"
+bench="$py benchmarks/kernels/bench_csa.py"
 
 {
     date -u

@@ -45,7 +45,8 @@ Limits
 ------
 - Inputs must be CUDA tensors (or CPU tensors under ``TRITON_INTERPRET=1``), fp32,
   fp16 or bf16, all of one dtype; logits and statistics are fp32, outputs take the
-  input dtype. Offsets are int64, so ``P·C`` may exceed 2³¹ elements.
+  input dtype. Offsets are int64, so ``P·C`` may exceed 2³¹ elements. Tensors of
+  any strides are accepted (the custom ops copy the non-contiguous ones).
 - Head scores are computed with elementwise products, not tensor-core matmuls:
   the kernel is built for small graphs and small heads (molecules, d = 8), where
   the bytes of ``E_att``/``E_val`` bound the time. A query block reads its graph's
@@ -55,7 +56,9 @@ Limits
 - Building the table of programs for a new ``ptr`` copies a few totals to the host
   (one synchronisation); it is reused while the same ``ptr`` tensor comes back
   unmodified (the layers of a model and their backward), but it makes the first
-  call of a batch impossible to capture in a CUDA graph.
+  call of a batch impossible to capture in a CUDA graph. A ``ptr`` made under
+  ``torch.inference_mode()`` has no version counter to tell whether it changed: its
+  table is rebuilt on every call (one synchronisation per layer).
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ from torch import Tensor
 
 from cgt.kernels import _buffers
 from cgt.kernels.dropout import keep_pair
+from cgt.packing import pair_ptr
 
 __all__ = ["chromatic_attention"]
 
@@ -107,7 +111,7 @@ def _blocks(
     if heads_per_program is None:
         # About 16 channels per program: with the default 16×8 tile and 4 warps the
         # kernels compile for sm_90 to at most 168 registers and no spills
-        # (python -m cgt.kernels.compile_check).
+        # (benchmarks/kernels/compile_check.py).
         heads_per_program = max(1, min(triton.next_power_of_2(heads), 16 // head_dim_pad))
     for name, value in (
         ("block_m", block_m),
@@ -172,7 +176,7 @@ class _Layout:
     """Per-graph offsets and the tables of programs of one packed batch."""
 
     ptr: Tensor  # [B+1] int64 node offsets
-    pair_ptr: Tensor  # [B+1] int64 pair offsets (cumulative n_g²)
+    pair_ptr: Tensor  # [B+1] int64 pair offsets (cgt.packing.pair_ptr)
     part_ptr: Tensor  # [B+1] int64 offsets of the dq partial rows (cumulative n_g·⌈n_g/BN⌉)
     query_graph: Tensor  # [Bq] int32 graph of each query block
     query_start: Tensor  # [Bq] int32 first local row of each query block
@@ -199,8 +203,7 @@ def _build_layout(ptr: Tensor, num_nodes: int, num_pairs: int, blocks: _Blocks) 
     """
     ptr = ptr.long()
     sizes = ptr[1:] - ptr[:-1]
-    pair_ptr = torch.zeros_like(ptr)
-    torch.cumsum(sizes * sizes, 0, out=pair_ptr[1:])
+    pair_offsets = pair_ptr(ptr)
     key_counts = (sizes + blocks.block_n - 1) // blocks.block_n
     part_ptr = torch.zeros_like(ptr)
     torch.cumsum(sizes * key_counts, 0, out=part_ptr[1:])
@@ -210,7 +213,7 @@ def _build_layout(ptr: Tensor, num_nodes: int, num_pairs: int, blocks: _Blocks) 
         [
             ptr[0],
             ptr[-1],
-            pair_ptr[-1],
+            pair_offsets[-1],
             ((sizes + blocks.block_m - 1) // blocks.block_m).sum(),
             key_counts.sum(),
             part_ptr[-1],
@@ -232,7 +235,7 @@ def _build_layout(ptr: Tensor, num_nodes: int, num_pairs: int, blocks: _Blocks) 
     query_graph, query_start = _block_table(sizes, blocks.block_m, num_query)
     key_graph, key_start = _block_table(sizes, blocks.block_n, num_key)
     return _Layout(
-        ptr, pair_ptr, part_ptr, query_graph, query_start, key_graph, key_start, num_part
+        ptr, pair_offsets, part_ptr, query_graph, query_start, key_graph, key_start, num_part
     )
 
 
@@ -243,7 +246,13 @@ _LAST_LAYOUT: list[tuple[weakref.ref, tuple, _Layout]] = []
 
 
 def _layout(ptr: Tensor, num_nodes: int, num_pairs: int, blocks: _Blocks) -> _Layout:
-    """:func:`_build_layout`, reused while ``ptr`` is the same unmodified tensor."""
+    """:func:`_build_layout`, reused while ``ptr`` is the same unmodified tensor.
+
+    An inference tensor (made under ``torch.inference_mode()``) has no version counter,
+    so nothing tells whether it was modified in place: its layout is built every call.
+    """
+    if ptr.is_inference():
+        return _build_layout(ptr, num_nodes, num_pairs, blocks)
     key = (ptr._version, num_nodes, num_pairs, blocks.block_m, blocks.block_n)
     if _LAST_LAYOUT:
         ref, last_key, layout = _LAST_LAYOUT[0]
@@ -322,7 +331,9 @@ def _graph(PTR, PAIR_PTR, BLOCK_GRAPH, BLOCK_START):
 # ----------------------------------------------------------------------------------
 
 
-@triton.jit
+# Triton would specialise ``seed`` (one compiled kernel for 1, one for multiples of 16,
+# one for the rest): a fresh seed per call would recompile about one call in 16.
+@triton.jit(do_not_specialize=["seed"])
 def _csa_fwd_kernel(
     Q, K, V, ATT, VAL, Y, LSE,
     PTR, PAIR_PTR, BLOCK_GRAPH, BLOCK_START,
@@ -374,7 +385,7 @@ def _csa_fwd_kernel(
 # ----------------------------------------------------------------------------------
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["seed"])  # as the forward kernel
 def _csa_bwd_kernel(
     Q, K, V, ATT, VAL, Y, DY, LSE,
     DQ_PART, DK, DV, DATT, DVAL,
@@ -549,6 +560,8 @@ def _fwd_op(
     block_m: int, block_n: int, heads_per_program: int, num_warps: int,
 ) -> tuple[Tensor, Tensor]:  # fmt: skip
     """Returns ``(y [N, C] in q's dtype, lse [N, C] fp32)``."""
+    # The kernels index every tensor as dense row-major memory.
+    q, k, v, pair_att, pair_val, ptr = (t.contiguous() for t in (q, k, v, pair_att, pair_val, ptr))
     blocks = _blocks(q.shape[1], heads, block_m, block_n, heads_per_program, num_warps)
     with _device_of(q):
         return _forward(q, k, v, pair_att, pair_val, ptr, heads, dropout_p, seed, blocks)
@@ -556,7 +569,8 @@ def _fwd_op(
 
 @_fwd_op.register_fake
 def _fwd_fake(q, k, v, pair_att, pair_val, ptr, heads, dropout_p, seed, *blocks):
-    return torch.empty_like(q), torch.empty_like(q, dtype=torch.float32)
+    # Contiguous whatever the inputs' strides, as the kernels' outputs.
+    return q.new_empty(q.shape), q.new_empty(q.shape, dtype=torch.float32)
 
 
 @torch.library.custom_op("cgt::chromatic_attention_bwd", mutates_args=())
@@ -566,22 +580,22 @@ def _bwd_op(
     block_m: int, block_n: int, heads_per_program: int, num_warps: int,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:  # fmt: skip
     """Returns ``(dq, dk, dv, dpair_att, dpair_val)``."""
+    # Dense row-major, as the kernels index them (autograd's dy often is not: an expand).
+    dy, q, k, v, pair_att, pair_val, ptr, y, lse = (
+        t.contiguous() for t in (dy, q, k, v, pair_att, pair_val, ptr, y, lse)
+    )
     blocks = _blocks(q.shape[1], heads, block_m, block_n, heads_per_program, num_warps)
     with _device_of(q):
         return _backward(
-            dy.contiguous(), q, k, v, pair_att, pair_val, ptr, y, lse, heads, dropout_p, seed,
-            blocks,
-        )  # fmt: skip
+            dy, q, k, v, pair_att, pair_val, ptr, y, lse, heads, dropout_p, seed, blocks
+        )
 
 
 @_bwd_op.register_fake
 def _bwd_fake(dy, q, k, v, pair_att, pair_val, *rest):
     return (
-        torch.empty_like(q),
-        torch.empty_like(k),
-        torch.empty_like(v),
-        torch.empty_like(pair_att),
-        torch.empty_like(pair_val),
+        *(q.new_empty(q.shape) for _ in range(3)),
+        *(q.new_empty(pair_att.shape) for _ in range(2)),
     )
 
 
@@ -663,8 +677,7 @@ def chromatic_attention(
         else:
             seed_tensor = torch.tensor(int(seed), dtype=torch.int64)
     y, _ = _fwd_op(
-        q.contiguous(), k.contiguous(), v.contiguous(), pair_att.contiguous(),
-        pair_val.contiguous(), ptr.to(q.device), heads, float(dropout_p), seed_tensor,
+        q, k, v, pair_att, pair_val, ptr.to(q.device), heads, float(dropout_p), seed_tensor,
         blocks.block_m, blocks.block_n, blocks.heads_per_program, blocks.num_warps,
     )  # fmt: skip
     return y

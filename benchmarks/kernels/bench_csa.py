@@ -1,12 +1,15 @@
 """Correctness check and benchmark of the fused chromatic attention kernel.
 
-Run from the repository root; needs torch and triton only (no RDKit, no jsonargparse)::
+Run from the repository root, which ``PYTHONPATH=.`` puts on the path (cgt need not be
+installed); needs torch and triton only (no RDKit, no jsonargparse)::
 
-    PYTHONPATH=. python kernels/bench_csa.py --check   # GPU correctness: run this first
-    PYTHONPATH=. python kernels/bench_csa.py           # the benchmark table (GPU)
-    PYTHONPATH=. python kernels/bench_csa.py --sweep   # tile shapes, to choose defaults (GPU)
-    PYTHONPATH=. python kernels/bench_csa.py --saved --cases zinc-128   # bytes kept for backward
-    TRITON_INTERPRET=1 PYTHONPATH=. python kernels/bench_csa.py --tiny   # CPU, interpreter
+    PYTHONPATH=. python benchmarks/kernels/bench_csa.py --check  # GPU correctness: run it first
+    PYTHONPATH=. python benchmarks/kernels/bench_csa.py          # the benchmark table (GPU)
+    PYTHONPATH=. python benchmarks/kernels/bench_csa.py --sweep  # tile shapes, for defaults (GPU)
+    # bytes kept for the backward (any device)
+    PYTHONPATH=. python benchmarks/kernels/bench_csa.py --saved --cases zinc-128
+    # CPU, through Triton's interpreter
+    TRITON_INTERPRET=1 PYTHONPATH=. python benchmarks/kernels/bench_csa.py --tiny
 
 ``--check`` compares the kernel with the PyTorch reference
 (:func:`cgt.nn.functional.chromatic_attention`, in fp32) on fresh random inputs,
@@ -28,9 +31,6 @@ sizes (correctness only: CPU timings of the interpreter mean nothing).
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.machinery
-import importlib.util
 import math
 import statistics
 import sys
@@ -39,37 +39,13 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 
 import torch
 from torch import Tensor
 
-HERE = Path(__file__).resolve().parent
-
-
-def _import_kernels():
-    """``cgt.kernels``, also from a bare source checkout on a GPU box (``PYTHONPATH=.``).
-
-    ``kernels/`` is ``cgt.kernels`` only in an installed cgt: map it here otherwise.
-    (``import cgt`` itself needs neither RDKit nor Lightning, which the GPU box lacks.)
-    """
-    try:
-        return importlib.import_module("cgt.kernels")
-    except ModuleNotFoundError as error:
-        if error.name != "cgt.kernels":
-            raise
-    spec = importlib.util.spec_from_file_location(
-        "cgt.kernels", HERE / "__init__.py", submodule_search_locations=[str(HERE)]
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["cgt.kernels"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-kernels = _import_kernels()
-_buffers = importlib.import_module("cgt.kernels._buffers")
-from cgt.nn.functional import chromatic_attention as reference  # noqa: E402
+import cgt.kernels as kernels
+from cgt.kernels import _buffers
+from cgt.nn.functional import chromatic_attention as reference
 
 #: Heavy-atom counts of the 12,000 molecules of ZINC 12k (train + val + test), counted
 #: with RDKit from cgt/data/files/zinc/zinc12k.csv.gz (mean 23.16 atoms); a test

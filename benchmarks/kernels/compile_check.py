@@ -2,9 +2,10 @@
 
 Triton compiles ahead of time with its bundled ``ptxas``, so this catches what the
 interpreter cannot (code generation errors, bf16 lowering) and reports registers
-and spills per kernel, which is how the default tile shapes were chosen::
+and spills per kernel, which is how the default tile shapes were chosen. From the
+repository root (cgt need not be installed)::
 
-    python -m cgt.kernels.compile_check --arch 90 --channels 64 --heads 8
+    PYTHONPATH=. python benchmarks/kernels/compile_check.py --arch 90 --channels 64 --heads 8
 
 Run it without ``TRITON_INTERPRET=1`` (under the interpreter the kernels are not
 compiled). Exits non-zero when a kernel does not compile.
@@ -13,7 +14,6 @@ compiled). Exits non-zero when a kernel does not compile.
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import re
 import subprocess
@@ -106,8 +106,9 @@ def main(argv: list[str] | None = None) -> None:
             "compile_check needs TRITON_INTERPRET unset (the interpreter compiles nothing)"
         )
 
-    attention = importlib.import_module("cgt.kernels.csa")
-    dropout = importlib.import_module("cgt.kernels.dropout")
+    from cgt.kernels import csa as attention
+    from cgt.kernels import dropout
+
     blocks = attention._blocks(
         args.channels,
         args.heads,

@@ -16,6 +16,7 @@ import triton.language as tl
 from torch import Tensor
 
 from cgt.kernels import _buffers
+from cgt.packing import pair_ptr
 
 __all__ = ["dropout_mask", "keep_pair"]
 
@@ -28,7 +29,9 @@ def keep_pair(seed, pair, p_drop):
     return tl.rand(seed, pair) >= p_drop
 
 
-@triton.jit
+# Not specialised (Triton would compile apart the values 1 and the multiples of 16):
+# a fresh seed or batch size per call must not recompile.
+@triton.jit(do_not_specialize=["num_pairs", "seed"])
 def _dropout_mask_kernel(KEEP, num_pairs, seed, p_drop, BLOCK: tl.constexpr):
     pair = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     tl.store(KEEP + pair, keep_pair(seed, pair, p_drop), mask=pair < num_pairs)
@@ -55,8 +58,7 @@ def dropout_mask(ptr: Tensor, p: float, seed: int) -> Tensor:
         raise ValueError(f"seed must be in [0, 2**63), got {seed}")
     if ptr.dim() != 1 or ptr.numel() < 1:
         raise ValueError(f"ptr must be a 1-D tensor of B+1 offsets, got shape {tuple(ptr.shape)}")
-    sizes = ptr[1:].long() - ptr[:-1].long()
-    num_pairs = int((sizes * sizes).sum())
+    num_pairs = int(pair_ptr(ptr)[-1])
     keep = _buffers.empty((num_pairs,), torch.bool, ptr.device)
     if num_pairs > 0:
         grid = (triton.cdiv(num_pairs, _BLOCK),)
