@@ -33,8 +33,9 @@ from typing import Any
 
 import torch
 
+from cgt.targets import TASKS
+
 SCHEMA_VERSION = 1
-TASKS = ("regression", "classification")
 REQUIRED_KEYS = (
     "schema_version",
     "cgt_version",

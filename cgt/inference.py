@@ -34,6 +34,7 @@ from cgt.data.molgraph import MolGraph
 from cgt.data.smiles_to_graph import featurize_many
 from cgt.errors import MoleculeError
 from cgt.model import CGT
+from cgt.targets import TASKS, to_target_units
 
 __all__ = ["CGTPredictor", "load_model", "predict", "ERROR_COLUMN"]
 
@@ -81,8 +82,8 @@ class CGTPredictor:
         target_std: Sequence[float] | None = None,
         device: str | torch.device = "cpu",
     ) -> None:
-        if task not in ("regression", "classification"):
-            raise ValueError(f"task must be 'regression' or 'classification', got {task!r}")
+        if task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {task!r}")
         if task == "regression" and (target_mean is None or target_std is None):
             raise ValueError("a regression predictor needs target_mean and target_std")
         self.device = torch.device(device)
@@ -90,10 +91,13 @@ class CGTPredictor:
         self.featurizer = featurizer
         self.target_names = list(target_names)
         self.task = task
-        if task == "regression":
-            self._mean = torch.tensor(target_mean, dtype=torch.float32, device=self.device)
-            self._std = torch.tensor(target_std, dtype=torch.float32, device=self.device)
+        self._mean = None if target_mean is None else self._tensor(target_mean)
+        self._std = None if target_std is None else self._tensor(target_std)
         self.checkpoint: CheckpointInfo | None = None
+
+    def _tensor(self, values: Sequence[float]) -> Tensor:
+        """``[T]`` float32 tensor on the predictor's device."""
+        return torch.tensor(values, dtype=torch.float32, device=self.device)
 
     def __repr__(self) -> str:
         source = f", checkpoint={str(self.checkpoint.path)!r}" if self.checkpoint else ""
@@ -168,10 +172,7 @@ class CGTPredictor:
     def forward(self, batch: Batch) -> Tensor:
         """``[B, T]`` predictions for a batch of graphs, in target units (probabilities for
         classification), as ``CGTModule.forward`` computes them."""
-        out = self.model(batch.to(self.device))
-        if self.task == "regression":
-            return out * self._std + self._mean
-        return torch.sigmoid(out)
+        return to_target_units(self.model(batch.to(self.device)), self.task, self._mean, self._std)
 
     def _predict_graphs(self, graphs: list[MolGraph]) -> tuple[np.ndarray, dict[int, str]]:
         """Predictions ``[len(graphs), T]`` and the reasons of graphs the model failed on.

@@ -15,12 +15,10 @@ from torchmetrics.classification import BinaryAUROC
 
 from cgt.data.featurizers import get_featurizer
 from cgt.model import CGT
+from cgt.targets import TASKS, to_target_units
 from cgt.version import __version__
 
-__all__ = ["CGTModule", "TASKS", "warmup_cosine", "masked_loss"]
-
-#: Accepted values of ``task``.
-TASKS = ("regression", "classification")
+__all__ = ["CGTModule", "warmup_cosine", "masked_loss"]
 
 #: Version of the ``checkpoint["cgt"]`` layout (read by :mod:`cgt.checkpoint`).
 SCHEMA_VERSION = 1
@@ -173,10 +171,7 @@ class CGTModule(pl.LightningModule):
 
     def forward(self, batch) -> Tensor:
         """``[B, T]`` predictions in target units (probabilities for classification)."""
-        out = self.model(batch)
-        if self.task == "regression":
-            return out * self.target_std + self.target_mean
-        return torch.sigmoid(out)
+        return to_target_units(self.model(batch), self.task, self.target_mean, self.target_std)
 
     def _step(self, batch, stage: str) -> Tensor:
         out = self.model(batch)
@@ -189,15 +184,14 @@ class CGTModule(pl.LightningModule):
         self.log(f"{stage}_loss", loss, batch_size=size, prog_bar=stage != "test", on_epoch=True)
         known = ~torch.isnan(target)
         metrics = getattr(self, f"{stage}_metrics")
+        pred = to_target_units(out.detach(), self.task, self.target_mean, self.target_std)
         if self.task == "regression":
-            pred = (out * self.target_std + self.target_mean).detach()
             for name, metric in metrics.items():
                 metric.update(pred[known], target[known])
                 self.log(f"{stage}_{name}", metric, batch_size=size, prog_bar=name == "mae")
         elif stage != "train":
-            probs = torch.sigmoid(out.detach())
             for i in range(out.shape[1]):
-                metrics[f"auroc_{i}"].update(probs[known[:, i], i], target[known[:, i], i].long())
+                metrics[f"auroc_{i}"].update(pred[known[:, i], i], target[known[:, i], i].long())
         return loss
 
     def _log_auroc(self, stage: str) -> None:
