@@ -1,7 +1,8 @@
-"""Reading and validating cgt checkpoints.
+"""The cgt checkpoint contract: what a checkpoint holds, written, read, and made a model.
 
 A cgt checkpoint is a Lightning checkpoint (``torch.save`` of a dict) whose ``"cgt"`` entry
-carries everything inference needs, written by ``CGTModule.on_save_checkpoint``::
+carries everything inference needs, made by :func:`checkpoint_metadata` (called by
+``CGTModule.on_save_checkpoint``)::
 
     checkpoint["cgt"] = {
         "schema_version": 1,          # this file's layout; bumped on incompatible changes
@@ -16,10 +17,12 @@ carries everything inference needs, written by ``CGTModule.on_save_checkpoint``:
         "config": {...},              # the resolved training configuration
     }
 
-plus Lightning's usual ``state_dict``. :func:`read_checkpoint` loads such a file and checks
-it; anything else (not a PyTorch file, a truncated or corrupt file, a PyTorch file without
-the ``"cgt"`` entry, a newer schema, missing or malformed keys) raises
-:class:`CheckpointError` with a message that names the file.
+plus Lightning's usual ``state_dict``, where the model's parameters carry the prefix
+``"model."`` (``CGTModule.model``). :func:`read_checkpoint` loads such a file and checks it;
+anything else (not a PyTorch file, a truncated or corrupt file, a PyTorch file without the
+``"cgt"`` entry, a newer schema, missing or malformed keys) raises :class:`CheckpointError`
+with a message that names the file. :func:`model_from_checkpoint` also rebuilds the model
+and loads its weights, refusing a featurizer whose vocabulary changed since training.
 """
 
 from __future__ import annotations
@@ -27,15 +30,30 @@ from __future__ import annotations
 import math
 import os
 import zipfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from cgt.model import CGT
 from cgt.targets import TASKS
+from cgt.version import __version__
 
+__all__ = [
+    "REQUIRED_KEYS",
+    "SCHEMA_VERSION",
+    "CheckpointError",
+    "CheckpointInfo",
+    "checkpoint_metadata",
+    "model_from_checkpoint",
+    "read_checkpoint",
+]
+
+#: Version of the ``checkpoint["cgt"]`` layout that this cgt writes (and the newest it reads).
 SCHEMA_VERSION = 1
+#: Keys of the ``checkpoint["cgt"]`` entry.
 REQUIRED_KEYS = (
     "schema_version",
     "cgt_version",
@@ -48,6 +66,9 @@ REQUIRED_KEYS = (
     "model_config",
     "config",
 )
+
+#: Prefix of the model's parameters in a checkpoint's ``state_dict`` (``CGTModule.model``).
+_STATE_PREFIX = "model."
 
 
 class CheckpointError(ValueError):
@@ -69,6 +90,43 @@ class CheckpointInfo:
     target_std: tuple[float, ...] | None
     model_config: dict[str, Any]
     config: dict[str, Any]
+
+
+def checkpoint_metadata(
+    *,
+    featurizer: str,
+    target_names: Sequence[str],
+    task: str,
+    target_mean: Sequence[float] | None,
+    target_std: Sequence[float] | None,
+    model_config: Mapping[str, Any],
+    config: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The ``checkpoint["cgt"]`` entry of a model trained with these settings.
+
+    Adds the schema version, this cgt's version and the featurizer's current vocabulary.
+
+    Args:
+        featurizer: name of the featurizer the model was trained with.
+        target_names: one name per model output.
+        task: ``"regression"`` or ``"classification"``.
+        target_mean, target_std: the regression normalisation, one number per target
+            (or ``None``).
+        model_config: keyword arguments that rebuild the model (``CGT(**model_config)``).
+        config: the resolved training configuration.
+    """
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "cgt_version": __version__,
+        "featurizer": featurizer,
+        "vocabulary": _current_vocabulary(featurizer),
+        "target_names": list(target_names),
+        "task": task,
+        "target_mean": None if target_mean is None else list(target_mean),
+        "target_std": None if target_std is None else list(target_std),
+        "model_config": dict(model_config),
+        "config": dict(config),
+    }
 
 
 def read_checkpoint(
@@ -202,3 +260,100 @@ def _stats(value: Any, count: int, key: str, fail) -> tuple[float, ...] | None:
     if not all(math.isfinite(v) for v in numbers):
         raise fail(f"'{key}' must be finite, got {list(numbers)}")
     return numbers
+
+
+def model_from_checkpoint(
+    path: str | os.PathLike, map_location: str | torch.device = "cpu"
+) -> tuple[CGT, CheckpointInfo]:
+    """Read a cgt checkpoint and rebuild its model with the trained weights.
+
+    Args:
+        path: the checkpoint file.
+        map_location: where tensors are loaded (see :func:`read_checkpoint`); the model
+            itself is built on the CPU.
+
+    Returns:
+        ``(model, info)``: the :class:`cgt.model.CGT` in training mode, with the attention
+        backend ``"auto"`` (a runtime choice, not a property of the weights), and the
+        validated metadata.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        CheckpointError: everything :func:`read_checkpoint` refuses, and a featurizer this
+            cgt does not know or whose vocabulary changed, a ``model_config`` this cgt cannot
+            build, or weights that do not fit it. The message names the file.
+    """
+    info, state_dict = read_checkpoint(path, map_location=map_location)
+    _check_vocabulary(info)
+    # The attention backend is a runtime choice (a GPU-only kernel may have been forced for
+    # training), not a property of the weights: "auto" picks what runs on this device.
+    config = {**info.model_config, "backend": "auto"}
+    try:
+        model = CGT(**config)
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(
+            f"{info.path} has a model_config this cgt cannot build: {err}"
+        ) from None
+    _load_weights(model, state_dict, info.path)
+    return model, info
+
+
+def _current_vocabulary(featurizer: str) -> Any:
+    """What the featurizer's categorical codes mean in this cgt."""
+    # Imported here: the featurizers need RDKit, reading a checkpoint does not.
+    from cgt.data.featurizers import get_featurizer
+
+    return get_featurizer(featurizer).vocabulary
+
+
+def _check_vocabulary(info: CheckpointInfo) -> None:
+    """Refuse a checkpoint whose featurizer is unknown here or means something else now."""
+    try:
+        current = _current_vocabulary(info.featurizer)
+    except (KeyError, ValueError) as err:
+        raise CheckpointError(
+            f"{info.path} was trained with featurizer {info.featurizer!r}, which this cgt "
+            f"does not have: {err}"
+        ) from None
+    if _plain(current) != _plain(info.vocabulary):
+        raise CheckpointError(
+            f"{info.path} was trained with a different vocabulary of featurizer "
+            f"{info.featurizer!r} than this cgt's (checkpoint from cgt {info.cgt_version}); "
+            "its categorical features would mean something else"
+        )
+
+
+def _load_weights(model: CGT, state_dict: dict[str, torch.Tensor], path: Path) -> None:
+    """Load the ``model.``-prefixed entries of ``state_dict`` into ``model``; they must match
+    its parameters and buffers exactly."""
+    weights = {
+        key[len(_STATE_PREFIX) :]: value
+        for key, value in state_dict.items()
+        if key.startswith(_STATE_PREFIX)
+    }
+    try:
+        problems = model.load_state_dict(weights, strict=False)
+    except RuntimeError as err:  # a parameter of another shape
+        detail = next((line.strip() for line in str(err).splitlines()[1:] if line.strip()), "")
+        raise CheckpointError(
+            f"{path}: the weights do not fit its model_config ({detail})"
+        ) from None
+    if problems.missing_keys or problems.unexpected_keys:
+        raise CheckpointError(
+            f"{path}: the weights do not fit its model_config (missing: "
+            f"{_few(problems.missing_keys)}; unexpected: {_few(problems.unexpected_keys)})"
+        )
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists, so that vocabularies compare equal after a checkpoint round trip."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _few(keys: list[str], limit: int = 5) -> str:
+    shown = ", ".join(keys[:limit]) or "none"
+    return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")

@@ -28,8 +28,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Batch
 
-from cgt.checkpoint import CheckpointError, CheckpointInfo, read_checkpoint
-from cgt.data.featurizers import get_featurizer
+from cgt.checkpoint import CheckpointInfo, model_from_checkpoint
 from cgt.data.molgraph import MolGraph
 from cgt.data.smiles_to_graph import featurize_many
 from cgt.errors import MoleculeError
@@ -45,9 +44,6 @@ DEFAULT_BATCH_SIZE = 32
 
 #: Name of the column that holds the reason a row could not be predicted.
 ERROR_COLUMN = "error"
-
-#: Prefix of the model's parameters in a Lightning checkpoint (``CGTModule.model``).
-_STATE_PREFIX = "model."
 
 
 @dataclass
@@ -222,46 +218,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> C
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {str(device)!r} was asked for, but CUDA is not available here")
-    info, state_dict = read_checkpoint(path, map_location=device)
-    try:
-        current = get_featurizer(info.featurizer).vocabulary
-    except (KeyError, ValueError) as err:
-        raise CheckpointError(
-            f"{info.path} was trained with featurizer {info.featurizer!r}, which this cgt "
-            f"does not have: {err}"
-        ) from None
-    if _plain(current) != _plain(info.vocabulary):
-        raise CheckpointError(
-            f"{info.path} was trained with a different vocabulary of featurizer "
-            f"{info.featurizer!r} than this cgt's (checkpoint from cgt {info.cgt_version}); "
-            "its categorical features would mean something else"
-        )
-    # The attention backend is a runtime choice (a GPU-only kernel may have been forced for
-    # training), not a property of the weights: "auto" picks what runs on this device.
-    config = {**info.model_config, "backend": "auto"}
-    try:
-        model = CGT(**config)
-    except (TypeError, ValueError) as err:
-        raise CheckpointError(
-            f"{info.path} has a model_config this cgt cannot build: {err}"
-        ) from None
-    weights = {
-        key[len(_STATE_PREFIX) :]: value
-        for key, value in state_dict.items()
-        if key.startswith(_STATE_PREFIX)
-    }
-    try:
-        problems = model.load_state_dict(weights, strict=False)
-    except RuntimeError as err:  # a parameter of another shape
-        detail = next((line.strip() for line in str(err).splitlines()[1:] if line.strip()), "")
-        raise CheckpointError(
-            f"{info.path}: the weights do not fit its model_config ({detail})"
-        ) from None
-    if problems.missing_keys or problems.unexpected_keys:
-        raise CheckpointError(
-            f"{info.path}: the weights do not fit its model_config (missing: "
-            f"{_few(problems.missing_keys)}; unexpected: {_few(problems.unexpected_keys)})"
-        )
+    model, info = model_from_checkpoint(path, map_location=device)
     predictor = CGTPredictor(
         model,
         featurizer=info.featurizer,
@@ -283,20 +240,6 @@ def predict(
 ) -> pd.DataFrame:
     """One call: ``load_model(checkpoint, device).predict(smiles, batch_size)``."""
     return load_model(checkpoint, device=device).predict(smiles, batch_size=batch_size)
-
-
-def _plain(value: Any) -> Any:
-    """Tuples as lists, so that vocabularies compare equal after a checkpoint round trip."""
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    return value
-
-
-def _few(keys: list[str], limit: int = 5) -> str:
-    shown = ", ".join(keys[:limit]) or "none"
-    return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
 
 
 def _one_line(text: str) -> str:

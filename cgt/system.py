@@ -13,15 +13,12 @@ from torch import Tensor, nn
 from torchmetrics import MeanAbsoluteError, MeanSquaredError
 from torchmetrics.classification import BinaryAUROC
 
+from cgt.checkpoint import checkpoint_metadata
 from cgt.data.featurizers import get_featurizer
 from cgt.model import CGT
 from cgt.targets import TASKS, to_target_units
-from cgt.version import __version__
 
 __all__ = ["CGTModule", "warmup_cosine", "masked_loss"]
-
-#: Version of the ``checkpoint["cgt"]`` layout (read by :mod:`cgt.checkpoint`).
-SCHEMA_VERSION = 1
 
 
 def masked_loss(pred: Tensor, target: Tensor, task: str) -> Tensor:
@@ -253,26 +250,17 @@ class CGTModule(pl.LightningModule):
         }
 
     def cgt_metadata(self) -> dict[str, Any]:
-        """The self-contained ``checkpoint["cgt"]`` entry (layout in :mod:`cgt.checkpoint`)."""
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "cgt_version": __version__,
-            "featurizer": self.hparams.featurizer,
-            "vocabulary": _vocabulary(self.hparams.featurizer),
-            "target_names": list(self.target_names),
-            "task": self.task,
-            "target_mean": self.target_mean.tolist(),
-            "target_std": self.target_std.tolist(),
-            "model_config": dict(self.model.config),
-            "config": self.run_config or {},
-        }
+        """The self-contained ``checkpoint["cgt"]`` entry of this model (layout in
+        :mod:`cgt.checkpoint`)."""
+        return checkpoint_metadata(
+            featurizer=self.hparams.featurizer,
+            target_names=self.target_names,
+            task=self.task,
+            target_mean=self.target_mean.tolist(),
+            target_std=self.target_std.tolist(),
+            model_config=self.model.config,
+            config=self.run_config or {},
+        )
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["cgt"] = self.cgt_metadata()
-
-
-def _vocabulary(featurizer: str) -> Any:
-    """What the featurizer's categorical codes meant when the model was trained."""
-    from cgt.data.featurizers import get_featurizer
-
-    return get_featurizer(featurizer).vocabulary

@@ -1,4 +1,5 @@
-"""Reading and validating cgt checkpoints (cgt.checkpoint), on hand-made files."""
+"""The checkpoint contract (cgt.checkpoint): reading and validating hand-made files, writing
+the metadata, and rebuilding the model from them."""
 
 from __future__ import annotations
 
@@ -6,8 +7,20 @@ import copy
 
 import pytest
 import torch
+from torch_geometric.data import Batch
 
-from cgt.checkpoint import SCHEMA_VERSION, CheckpointError, read_checkpoint
+from cgt.checkpoint import (
+    REQUIRED_KEYS,
+    SCHEMA_VERSION,
+    CheckpointError,
+    checkpoint_metadata,
+    model_from_checkpoint,
+    read_checkpoint,
+)
+from cgt.data import featurize_smiles
+from cgt.data.featurizers import get_featurizer
+from cgt.model import CGT
+from cgt.version import __version__
 
 ENTRY = {
     "schema_version": SCHEMA_VERSION,
@@ -139,3 +152,92 @@ def test_weights_without_state_dict_are_refused(tmp_path):
     torch.save({"cgt": dict(ENTRY)}, path)
     with pytest.raises(CheckpointError, match="without model weights"):
         read_checkpoint(path)
+
+
+# Writing the entry and rebuilding the model: checkpoint_metadata and model_from_checkpoint.
+
+SMALL = dict(channels=8, layers=1, heads=2, steps=4)
+
+
+def metadata(model: CGT, **change) -> dict:
+    settings = dict(
+        featurizer="zinc",
+        target_names=["logp"],
+        task="regression",
+        target_mean=[2.5],
+        target_std=[1.4],
+        model_config=model.config,
+        config={"seed_everything": 0},
+    )
+    return checkpoint_metadata(**{**settings, **change})
+
+
+def save_model(path, model: CGT, entry: dict | None = None):
+    """``model`` saved as CGTModule saves it: parameters under ``model.``, plus the entry."""
+    state = {f"model.{key}": value for key, value in model.state_dict().items()}
+    state["target_mean"] = torch.zeros(1)  # the LightningModule's own buffers are ignored
+    torch.save({"state_dict": state, "cgt": entry or metadata(model)}, path)
+    return path
+
+
+def test_metadata_holds_exactly_the_required_keys():
+    torch.manual_seed(0)
+    model = CGT(**SMALL)
+    entry = metadata(model)
+    assert tuple(entry) == REQUIRED_KEYS
+    assert entry["schema_version"] == SCHEMA_VERSION and entry["cgt_version"] == __version__
+    assert entry["vocabulary"] == get_featurizer("zinc").vocabulary
+    assert entry["model_config"] == model.config and entry["model_config"] is not model.config
+    assert (
+        metadata(model, task="classification", target_mean=None, target_std=None)["target_mean"]
+        is None
+    )
+
+
+def test_model_round_trip(tmp_path):
+    torch.manual_seed(0)
+    model = CGT(**SMALL, backend="torch").eval()
+    path = save_model(tmp_path / "model.ckpt", model)
+    rebuilt, info = model_from_checkpoint(path)
+    assert info.path == path and info.target_names == ("logp",) and info.target_mean == (2.5,)
+    assert rebuilt.config == {**model.config, "backend": "auto"}  # a runtime choice
+    batch = Batch.from_data_list([featurize_smiles(s) for s in ("CCO", "c1ccccc1O")])
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt.eval()(batch), model(batch))
+
+
+def test_a_changed_vocabulary_is_refused(tmp_path):
+    model = CGT(**SMALL)
+    entry = metadata(model)
+    entry["vocabulary"] = {**entry["vocabulary"], "atom_types": ["C", "N", "O"]}
+    with pytest.raises(CheckpointError, match=r"vocab\.ckpt .*different vocabulary.*'zinc'"):
+        model_from_checkpoint(save_model(tmp_path / "vocab.ckpt", model, entry))
+
+
+def test_an_unknown_featurizer_is_refused(tmp_path):
+    model = CGT(**SMALL)
+    entry = {**metadata(model), "featurizer": "morgan"}
+    with pytest.raises(CheckpointError, match=r"feat\.ckpt .*featurizer 'morgan'.*does not have"):
+        model_from_checkpoint(save_model(tmp_path / "feat.ckpt", model, entry))
+
+
+def test_a_model_config_that_cannot_be_built_is_refused(tmp_path):
+    model = CGT(**SMALL)
+    entry = metadata(model)
+    entry["model_config"]["wings"] = 2
+    with pytest.raises(CheckpointError, match=r"config\.ckpt has a model_config .*wings"):
+        model_from_checkpoint(save_model(tmp_path / "config.ckpt", model, entry))
+
+
+def test_weights_that_do_not_fit_are_refused(tmp_path):
+    model = CGT(**SMALL)
+    wider = metadata(model)
+    wider["model_config"]["channels"] = 16
+    with pytest.raises(CheckpointError, match=r"wide\.ckpt: the weights do not fit"):
+        model_from_checkpoint(save_model(tmp_path / "wide.ckpt", model, wider))
+    deeper = metadata(model)
+    deeper["model_config"]["layers"] = 2
+    with pytest.raises(
+        CheckpointError, match=r"deep\.ckpt: .*missing: layers\.1\..*unexpected: none"
+    ):
+        model_from_checkpoint(save_model(tmp_path / "deep.ckpt", model, deeper))
