@@ -12,10 +12,10 @@ import pytest
 import torch
 from torchmetrics.functional.classification import binary_auroc
 
+from cgt.cli.train import main as train_main
 from cgt.data import CSVDataModule
 from cgt.data.splits import scaffold
 from cgt.inference import load_model
-from cgt.train import main as train_main
 
 EXAMPLE = files("cgt.data") / "files" / "examples" / "zinc_props.csv"
 # The example config with tiny settings: seconds, not a minute. Its data path is the bare

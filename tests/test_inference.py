@@ -14,10 +14,10 @@ from torch_geometric.data import Batch
 
 import cgt.inference
 from cgt.checkpoint import CheckpointError
+from cgt.cli.train import main as train_main
 from cgt.data import ZINC, ZINCDataModule, featurize_smiles
 from cgt.inference import load_model
 from cgt.system import CGTModule
-from cgt.train import main as train_main
 
 TINY = dict(channels=16, layers=2, heads=4, steps=8, warmup_epochs=1)
 # Test molecules of the tiny CLI run: limit_test_batches x batch_size, in file order.

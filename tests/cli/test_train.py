@@ -5,8 +5,8 @@ import torch
 from lightning.pytorch import LightningDataModule
 
 from cgt.checkpoint import read_checkpoint
+from cgt.cli.train import CGTCLI, resolve_config_path, train
 from cgt.system import CGTModule
-from cgt.train import CGTCLI, resolve_config_path, train
 
 
 def run(tmp_path, *extra):

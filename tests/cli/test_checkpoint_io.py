@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from cgt.checkpoint_io import AtomicCheckpointIO
+from cgt.cli.checkpoint_io import AtomicCheckpointIO
 
 
 def test_replaces_the_checkpoint_and_keeps_the_old_one_when_a_save_fails(tmp_path):
