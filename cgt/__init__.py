@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from cgt.version import __version__
 
-# Public name -> module that defines it.
+# Public name -> module that defines it: the one list of the lazy exports.
 _EXPORTS = {
     "CGT": "cgt.model",
     "CGTModule": "cgt.system",
@@ -34,21 +34,10 @@ _EXPORTS = {
     "predict": "cgt.inference",
 }
 
-__all__ = [
-    "CGT",
-    "CGTModule",
-    "CGTPredictor",
-    "ChromaticSelfAttention",
-    "InvalidRowsError",
-    "InvalidSmilesError",
-    "MoleculeError",
-    "VocabularyError",
-    "__version__",
-    "featurize_smiles",
-    "load_model",
-    "predict",
-]
+__all__ = sorted([*_EXPORTS, "__version__"])
 
+# For type checkers and IDEs: the same names from the same modules as _EXPORTS
+# (tests/test_package.py checks that the two agree).
 if TYPE_CHECKING:
     from cgt.data.smiles_to_graph import featurize_smiles
     from cgt.errors import InvalidRowsError, InvalidSmilesError, MoleculeError, VocabularyError

@@ -1,5 +1,7 @@
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import cgt
 
@@ -32,3 +34,29 @@ def test_unknown_name_is_an_attribute_error():
 
 def test_all_lists_every_export():
     assert sorted(cgt.__all__) == sorted([*cgt._EXPORTS, "__version__"])
+
+
+def test_type_checking_imports_match_the_lazy_exports():
+    """The ``if TYPE_CHECKING:`` imports of cgt/__init__.py name exactly the keys of
+    ``_EXPORTS``, each from the module ``_EXPORTS`` gives (and ``__all__`` is derived from
+    ``_EXPORTS``), so the lists cannot drift apart."""
+    tree = ast.parse(Path(cgt.__file__).read_text())
+    blocks = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+    ]
+    assert len(blocks) == 1
+    imported = {}
+    for statement in blocks[0].body:
+        assert isinstance(statement, ast.ImportFrom), ast.unparse(statement)
+        for alias in statement.names:
+            assert alias.asname in (None, alias.name), ast.unparse(statement)
+            assert alias.name not in imported, alias.name
+            imported[alias.name] = statement.module
+    assert imported == cgt._EXPORTS
+
+
+def test_exports_are_defined_where_the_table_says():
+    for name, module in cgt._EXPORTS.items():
+        assert getattr(cgt, name).__module__ == module, name
