@@ -5,7 +5,7 @@ carries everything inference needs, made by :func:`checkpoint_metadata` (called 
 ``CGTModule.on_save_checkpoint``)::
 
     checkpoint["cgt"] = {
-        "schema_version": 1,          # this file's layout; bumped on incompatible changes
+        "schema_version": 2,          # this file's layout; bumped on incompatible changes
         "cgt_version": "0.1.0",       # the package that wrote it
         "featurizer": "zinc",         # name passed to cgt.data.featurize_smiles
         "vocabulary": ...,            # what the featurizer's categories meant at training time
@@ -16,6 +16,11 @@ carries everything inference needs, made by :func:`checkpoint_metadata` (called 
         "model_config": {...},        # keyword arguments that rebuild the nn.Module alone
         "config": {...},              # the resolved training configuration
     }
+
+Schema 1 (cgt 0.1.0) named the featurizer inside ``model_config``; schema 2 gives the model
+what it reads (``node_field``, ``node_feature_sizes``, ``bond_feature_sizes``) and embeds the
+ZINC atom type like any other categorical column. :func:`read_checkpoint` upgrades a
+schema-1 file on reading, so every checkpoint ever written by cgt still loads.
 
 plus Lightning's usual ``state_dict``, where the model's parameters carry the prefix
 ``"model."`` (``CGTModule.model``). :func:`read_checkpoint` loads such a file and checks it;
@@ -31,7 +36,7 @@ import math
 import os
 import zipfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +57,7 @@ __all__ = [
 ]
 
 #: Version of the ``checkpoint["cgt"]`` layout that this cgt writes (and the newest it reads).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: Keys of the ``checkpoint["cgt"]`` entry.
 REQUIRED_KEYS = (
     "schema_version",
@@ -141,7 +146,8 @@ def read_checkpoint(
 
     Returns:
         ``(info, state_dict)``: the validated metadata and Lightning's ``state_dict``
-        (parameter names as in the LightningModule).
+        (parameter names as in the LightningModule), both in the current schema (a
+        schema-1 file is upgraded; ``info.schema_version`` says what the file held).
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -160,7 +166,30 @@ def read_checkpoint(
     state_dict = raw.get("state_dict")
     if not isinstance(state_dict, dict) or not state_dict:
         raise CheckpointError(f"{path} is a cgt checkpoint without model weights ('state_dict')")
+    if info.schema_version == 1:
+        return _from_schema_1(info, state_dict)
     return info, state_dict
+
+
+def _from_schema_1(
+    info: CheckpointInfo, state_dict: dict[str, torch.Tensor]
+) -> tuple[CheckpointInfo, dict[str, torch.Tensor]]:
+    """A schema-1 checkpoint in today's terms: the featurizer name in ``model_config``
+    becomes the inputs it stood for, and the single ZINC atom-type embedding becomes the
+    first (only) column of the categorical node embedding."""
+    config = dict(info.model_config)
+    featurizer = config.pop("featurizer", "zinc")
+    num_atom_types = config.pop("num_atom_types", 28)
+    atom_feature_sizes = config.pop("atom_feature_sizes", None)
+    if featurizer == "zinc":
+        config.update(node_field="atom_type", node_feature_sizes=[num_atom_types])
+        config["bond_feature_sizes"] = None
+        old = f"{_STATE_PREFIX}node_encoder.atom.weight"
+        new = f"{_STATE_PREFIX}node_encoder.atom.embeddings.0.weight"
+        state_dict = {new if key == old else key: value for key, value in state_dict.items()}
+    else:
+        config.update(node_field="x", node_feature_sizes=atom_feature_sizes)
+    return replace(info, model_config=config), state_dict
 
 
 def _load(path: Path, map_location: str | torch.device) -> Any:

@@ -149,14 +149,7 @@ class CGTPredictor:
     def featurize(self, smiles: Sequence[Any]) -> _Featurized:
         """Featurizes each input with the model's featurizer, keeping the reason of failures."""
         result = _Featurized(graphs=[], rows=[], errors={})
-        texts = []
-        for row, text in enumerate(smiles):
-            if isinstance(text, str):
-                texts.append((row, text))
-            else:
-                result.errors[row] = f"missing SMILES (got {text!r}, not a string)"
-        graphs = featurize_many([text for _, text in texts], self.featurizer)
-        for (row, _), graph in zip(texts, graphs, strict=True):
+        for row, graph in enumerate(featurize_many(smiles, self.featurizer)):
             if isinstance(graph, MoleculeError):
                 result.errors[row] = _one_line(f"{graph.kind}: {graph.reason}")
             else:

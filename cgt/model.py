@@ -1,4 +1,4 @@
-"""The Chromatic Graph Transformer as a plain ``nn.Module`` (DESIGN §3)."""
+"""The Chromatic Graph Transformer as a plain ``nn.Module`` (docs/design.md §3)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from cgt.data.pair_features import pair_features
+from cgt.data.pairs import pair_features
 from cgt.nn.encoders import NodeEncoder, PairEncoder
 from cgt.nn.heads import GraphHead
 from cgt.nn.layer import CGTLayer

@@ -206,6 +206,39 @@ def test_model_round_trip(tmp_path):
         torch.testing.assert_close(rebuilt.eval()(batch), model(batch))
 
 
+@pytest.mark.parametrize("featurizer", ["zinc", "atom"])
+def test_a_schema_1_checkpoint_loads_as_it_predicted(tmp_path, featurizer):
+    """cgt 0.1.0 named the featurizer in model_config and embedded ZINC atom types with a
+    plain nn.Embedding; such a file must still load and predict the same."""
+    torch.manual_seed(0)
+    inputs = get_featurizer(featurizer).model_inputs.as_config()
+    model = CGT(**SMALL, **inputs, backend="torch").eval()
+    entry = metadata(model, featurizer=featurizer)
+    entry["schema_version"] = 1
+    old_config = {k: v for k, v in model.config.items() if k not in inputs}
+    old_config["featurizer"] = featurizer
+    if featurizer == "zinc":
+        old_config["num_atom_types"] = 28
+        old_config["atom_feature_sizes"] = old_config["bond_feature_sizes"] = None
+    else:
+        old_config["num_atom_types"] = 28
+        old_config["atom_feature_sizes"] = inputs["node_feature_sizes"]
+        old_config["bond_feature_sizes"] = inputs["bond_feature_sizes"]
+    entry["model_config"] = old_config
+    state = {f"model.{key}": value for key, value in model.state_dict().items()}
+    if featurizer == "zinc":
+        state["model.node_encoder.atom.weight"] = state.pop(
+            "model.node_encoder.atom.embeddings.0.weight"
+        )
+    path = tmp_path / "v1.ckpt"
+    torch.save({"state_dict": state, "cgt": entry}, path)
+    rebuilt, info = model_from_checkpoint(path)
+    assert info.schema_version == 1 and rebuilt.config == {**model.config, "backend": "auto"}
+    batch = Batch.from_data_list([featurize_smiles(s, featurizer) for s in ("CCO", "c1ccccc1O")])
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt.eval()(batch), model(batch))
+
+
 def test_a_changed_vocabulary_is_refused(tmp_path):
     model = CGT(**SMALL)
     entry = metadata(model)

@@ -50,10 +50,10 @@ def arrows(source: tuple[str, ...], target: tuple[str, ...]) -> list[tuple[str, 
 
 
 def test_the_graph_covers_the_package() -> None:
-    assert {"cgt.packing", "cgt.model", "cgt.data.pair_features", "cgt.nn.attention"} <= set(
+    assert {"cgt.packing", "cgt.model", "cgt.data.pairs", "cgt.nn.attention"} <= set(
         GRAPH
     )
-    assert "cgt.packing" in GRAPH["cgt.data.pair_features"]
+    assert "cgt.packing" in GRAPH["cgt.data.pairs"]
 
 
 @pytest.mark.parametrize(

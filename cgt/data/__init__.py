@@ -33,9 +33,9 @@ _EXPORTS = {
     "featurize_many": "cgt.data.smiles_to_graph",
     "featurize_smiles": "cgt.data.smiles_to_graph",
     "MolGraph": "cgt.data.molgraph",
-    "PairFeatures": "cgt.data.pair_features",
-    "pair_features": "cgt.data.pair_features",
-    "random_walk_probabilities": "cgt.data.pair_features",
+    "PairFeatures": "cgt.data.pairs",
+    "pair_features": "cgt.data.pairs",
+    "random_walk_probabilities": "cgt.data.pairs",
     "GraphStore": "cgt.data.graph_store",
     "ZINC": "cgt.data.zinc",
     "CSVDataset": "cgt.data.csv_dataset",
@@ -62,7 +62,7 @@ if TYPE_CHECKING:
     )
     from cgt.data.graph_store import GraphStore
     from cgt.data.molgraph import MolGraph
-    from cgt.data.pair_features import PairFeatures, pair_features, random_walk_probabilities
+    from cgt.data.pairs import PairFeatures, pair_features, random_walk_probabilities
     from cgt.data.smiles import SmilesParser, parse_smiles
     from cgt.data.smiles_to_graph import featurize_many, featurize_smiles
     from cgt.data.zinc import ZINC

@@ -28,10 +28,10 @@ from cgt.data.splits import (
     split_counts,
 )
 from cgt.data.zinc import ZINC
+from cgt.targets import TASKS
 
 __all__ = ["ZINCDataModule", "CSVDataModule"]
 
-TASKS = ("regression", "classification")
 
 
 class _MoleculeDataModule(LightningDataModule):

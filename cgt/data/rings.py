@@ -1,5 +1,5 @@
 """The rings of a molecule as graph fields: which atoms lie in which ring, its size, and
-whether it is aromatic (read by :func:`cgt.data.pair_features` to build the ring pair
+whether it is aromatic (read by :func:`cgt.data.pairs` to build the ring pair
 features)."""
 
 from __future__ import annotations

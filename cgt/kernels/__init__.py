@@ -1,6 +1,6 @@
 """Fused Triton kernels of cgt.
 
-- :func:`chromatic_attention`: Chromatic Self-Attention (DESIGN §2) on packed graphs,
+- :func:`chromatic_attention`: Chromatic Self-Attention (docs/design.md §2) on packed graphs,
   forward and backward, with attention dropout; same meaning as the PyTorch
   reference :func:`cgt.nn.functional.chromatic_attention`.
 - :func:`dropout_mask`: the dropout mask the kernel uses for a seed, to feed the

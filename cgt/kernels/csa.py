@@ -1,4 +1,4 @@
-"""Fused Chromatic Self-Attention (DESIGN §2) on packed graphs (DESIGN §4), in Triton.
+"""Fused Chromatic Self-Attention on packed graphs, in Triton (docs/design.md §2, §4, §5).
 
 Algorithm
 ---------
@@ -641,7 +641,7 @@ def chromatic_attention(
 ) -> Tensor:
     r"""Chromatic self-attention on packed graphs, fused (forward and backward).
 
-    Same meaning as :func:`cgt.nn.functional.chromatic_attention` (DESIGN §2):
+    Same meaning as :func:`cgt.nn.functional.chromatic_attention` (docs/design.md §2):
     :math:`y_i^c = \sum_j \operatorname{softmax}_j(s_{ij}^{h(c)} + E^{att}_{ijc})
     \frac{z_{ij}}{1-p} (v_j^c + E^{val}_{ijc})`, differentiable in ``q``, ``k``,
     ``v``, ``pair_att`` and ``pair_val``.
@@ -649,7 +649,7 @@ def chromatic_attention(
     Args:
         q, k, v: ``[N, C]`` projected node features of the packed batch (CUDA; fp32,
             fp16 or bf16, one dtype for all five tensors).
-        pair_att: ``[P, C]`` per-channel logit bias of every packed pair (DESIGN §4).
+        pair_att: ``[P, C]`` per-channel logit bias of every packed pair (docs/design.md §4).
         pair_val: ``[P, C]`` per-channel value term of every packed pair.
         ptr: ``[B+1]`` node offsets of the graphs; ``P`` must equal ``Σ_g n_g²``.
         heads: number of heads ``H``; ``C`` must be divisible by it.

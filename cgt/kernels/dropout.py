@@ -1,6 +1,6 @@
 """Attention-dropout mask of the fused chromatic attention kernel.
 
-One Bernoulli draw per packed pair (DESIGN §2, §4), shared by all channels, from
+One Bernoulli draw per packed pair (docs/design.md §2, §4), shared by all channels, from
 Triton's counter-based Philox generator keyed by ``(seed, global pair index)``:
 pair ``p`` is kept when ``tl.rand(seed, p) >= p_drop``. The attention kernels call
 :func:`keep_pair` on the fly (the backward regenerates the forward's mask from the

@@ -1,4 +1,4 @@
-"""The Chromatic Self-Attention layer (DESIGN §2) as an ``nn.Module``."""
+"""The Chromatic Self-Attention layer (docs/design.md §2) as an ``nn.Module``."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ class ChromaticSelfAttention(nn.Module):
     :math:`z_{ij} \sim \mathrm{Bernoulli}(1-p)` one attention-dropout draw per pair,
     shared by all channels, during training only.
 
-    Inputs are packed (DESIGN §4): the nodes of all graphs one after another, and
+    Inputs are packed (docs/design.md §4): the nodes of all graphs one after another, and
     every ordered pair ``(i, j)`` of each graph, row-major inside its graph, graphs
     one after another (``P = Σ_g n_g²``, see :func:`cgt.nn.functional.pair_index`).
 

@@ -1,4 +1,4 @@
-"""Node and pair encoders of the Chromatic Graph Transformer (DESIGN §3)."""
+"""Node and pair encoders of the Chromatic Graph Transformer (docs/design.md §3)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ __all__ = ["NodeEncoder", "PairEncoder", "RING_FEATURES", "NUM_PAIR_KINDS", "MAX
 #: plus the size of the smallest common ring and whether the pair shares an aromatic ring.
 RING_FEATURES = ("none", "paper", "size")
 
-#: Pair kinds of :func:`cgt.data.pair_features`: self, no bond, single, double, triple, aromatic.
+#: Pair kinds of :func:`cgt.data.pairs`: self, no bond, single, double, triple, aromatic.
 NUM_PAIR_KINDS = 6
 
 #: Ring sizes from this one up share one embedding (``ring="size"``).

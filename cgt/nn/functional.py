@@ -1,8 +1,8 @@
 """Chromatic attention in plain PyTorch: the reference path.
 
-This is the exact math of DESIGN §2 on packed graphs (DESIGN §4), vectorised over
-the whole batch, with a hand-written backward (DESIGN §2's formulas). It runs on every
-device, is what the fused Triton kernel (:mod:`cgt.kernels`) is tested against, and is
+This is the exact math of docs/design.md §2 on packed graphs (§4), vectorised over the
+whole batch, with a hand-written backward (§2's formulas). It runs on every device, is
+what the fused Triton kernel (:mod:`cgt.kernels`) is tested against, and is
 float64-gradcheck'd in the tests. Memory is O(P·C) with P = Σ_g n_g² the number of
 packed pairs.
 """
@@ -57,7 +57,7 @@ def chromatic_attention(
     Returns:
         ``[N, C]`` attention output ``y`` (before the output projection), dtype of ``q``.
 
-    Gradients come from a hand-written backward (DESIGN §2) for all five tensors; it is
+    Gradients come from a hand-written backward (docs/design.md §2) for all five tensors; it is
     first-order only: differentiating it again (double backward) raises a ``RuntimeError``.
     Statistics (logits, softmax, sums) are computed in fp32 for fp16/bf16 inputs.
     """
@@ -89,7 +89,7 @@ class _PackedAttention(torch.autograd.Function):
     r"""Forward and hand-written backward of :func:`chromatic_attention` on packed pairs.
 
     Autograd through the plain formula keeps a dozen ``[P, C]`` intermediates per layer and
-    makes about twice as many passes over them; this computes DESIGN §2 directly, in place
+    makes about twice as many passes over them; this computes docs/design.md §2 directly, in place
     wherever it owns the buffer. With ``w`` the softmax numerators, ``ζ = z/(1-p)`` the
     dropout scale of each pair (1 without dropout) and ``u = v[col] + E_val``::
 

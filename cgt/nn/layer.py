@@ -1,4 +1,4 @@
-"""One Chromatic Graph Transformer layer (DESIGN §3): CSA and FFN, post-norm."""
+"""One Chromatic Graph Transformer layer (docs/design.md §3): CSA and FFN, post-norm."""
 
 from __future__ import annotations
 

@@ -16,6 +16,13 @@ def test_every_public_name_resolves() -> None:
     assert set(cgt.data.__all__) <= set(dir(cgt.data))
 
 
+def test_no_module_shadows_an_exported_name() -> None:
+    """Importing a submodule binds its name on the package: a module named like an exported
+    function would replace that function once anything imported the module."""
+    modules = {path.stem for path in Path(cgt.data.__file__).parent.glob("*.py")}
+    assert modules & set(cgt.data._EXPORTS) == set()
+
+
 def test_type_checking_imports_match_the_export_table() -> None:
     """The static imports (for type checkers and IDEs) name each export from its module."""
     tree = ast.parse(Path(cgt.data.__file__).read_text())

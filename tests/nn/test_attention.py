@@ -7,7 +7,7 @@ from cgt.nn.attention import ChromaticSelfAttention, resolve_backend
 
 
 def naive_csa(layer, x, pair_att, pair_val, sizes):
-    """DESIGN §2 + output projection, graph by graph, node by node, in float64."""
+    """docs/design.md §2 + output projection, graph by graph, node by node, in float64."""
     wq, wk, wv = (p.weight.double() for p in (layer.q_proj, layer.k_proj, layer.v_proj))
     wo, bo = layer.out_proj.weight.double(), layer.out_proj.bias.double()
     x, pair_att, pair_val = x.double(), pair_att.double(), pair_val.double()

@@ -7,7 +7,7 @@ from cgt.nn.functional import chromatic_attention
 
 
 def naive_attention(q, k, v, pair_att, pair_val, sizes, heads, keep=None, p=0.0):
-    """DESIGN §2 written graph by graph with dense n×n×C tensors."""
+    """docs/design.md §2 written graph by graph with dense n×n×C tensors."""
     channels = q.shape[1]
     d = channels // heads
     out = torch.zeros_like(q)

@@ -2,7 +2,7 @@
 
 Everything is computed on the batch's device with a fixed number of tensor operations
 (no Python loop over graphs): random walks as batched powers of the padded per-graph
-transition matrices, then gathered back into the packed pair layout of DESIGN §4.
+transition matrices, then gathered back into the packed pair layout of docs/design.md §4.
 :func:`random_walk_probabilities` is the single-graph reference.
 """
 

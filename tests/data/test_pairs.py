@@ -7,7 +7,7 @@ import torch
 from torch_geometric.data import Batch
 
 from cgt.data import MolGraph, featurize_smiles
-from cgt.data.pair_features import pair_features, random_walk_probabilities
+from cgt.data.pairs import pair_features, random_walk_probabilities
 
 STEPS = 5
 
