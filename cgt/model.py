@@ -102,6 +102,18 @@ class CGT(nn.Module):
 
     def forward(self, batch) -> Tensor:
         """Predicts ``[B, T]`` outputs for a PyG ``Batch`` of molecules."""
+        return self.head.pool(self.node_outputs(batch), batch.batch, batch.num_graphs)
+
+    def node_outputs(self, batch, attention: list[Tensor] | None = None) -> Tensor:
+        """``[N, T]``: every atom's output before pooling; :meth:`forward` pools them.
+
+        Args:
+            batch: a PyG ``Batch`` of molecules.
+            attention: if a list is given, the attention weights of every layer are
+                appended to it, one ``[P, H]`` tensor per layer (the weights of every packed
+                pair, averaged over the channels of each head; see
+                :meth:`~cgt.nn.attention.ChromaticSelfAttention.attention_weights`).
+        """
         atoms = getattr(batch, self.node_field, None)
         if atoms is None:
             raise ValueError(
@@ -113,5 +125,7 @@ class CGT(nn.Module):
         edge_attr = batch.edge_attr if self.pair_encoder.bond is not None else None
         pair_att, pair_val = self.pair_encoder(features, edge_attr)
         for layer in self.layers:
+            if attention is not None:
+                attention.append(layer.attention.attention_weights(x, pair_att, batch.ptr))
             x = layer(x, pair_att, pair_val, batch.ptr)
-        return self.head(x, batch.batch, batch.num_graphs)
+        return self.head.node_outputs(x)

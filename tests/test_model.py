@@ -91,3 +91,16 @@ def test_tiny_model_overfits_a_handful_of_molecules():
         losses.append(loss.item())
     print(f"L1 loss: first step {losses[0]:.3f}, last step {losses[-1]:.3f}")
     assert losses[-1] < 0.1 * losses[0]
+
+
+def test_node_outputs_pool_to_forward_and_record_attention():
+    torch.manual_seed(0)
+    model = CGT(channels=16, layers=3, heads=4, steps=6, num_targets=2, attention_dropout=0.3)
+    model.eval()
+    batch = zinc_batch()
+    attention = []
+    nodes = model.node_outputs(batch, attention=attention)
+    assert nodes.shape == (batch.num_nodes, 2)
+    torch.testing.assert_close(model.head.pool(nodes, batch.batch, batch.num_graphs), model(batch))
+    num_pairs = int(((batch.ptr[1:] - batch.ptr[:-1]) ** 2).sum())
+    assert len(attention) == 3 and all(a.shape == (num_pairs, 4) for a in attention)

@@ -6,7 +6,7 @@ import os
 
 from torch import Tensor, nn
 
-from cgt.nn.functional import chromatic_attention
+from cgt.nn.functional import attention_weights, chromatic_attention
 
 __all__ = ["ChromaticSelfAttention", "BACKENDS", "resolve_backend"]
 
@@ -133,6 +133,17 @@ class ChromaticSelfAttention(nn.Module):
         else:
             y = chromatic_attention(q, k, v, pair_att, pair_val, ptr, self.heads, dropout_p)
         return self.out_proj(y)
+
+    def attention_weights(self, x: Tensor, pair_att: Tensor, ptr: Tensor) -> Tensor:
+        """``[P, H]``: the attention weight of every packed pair, averaged over the channels
+        of each head, without dropout (the softmax ``α`` of docs/design.md §2; for each
+        query node ``i`` and head, the weights over the nodes ``j`` of its graph sum to 1).
+
+        Computed with the PyTorch reference formulas whatever the backend; meant for
+        looking at a model (:mod:`cgt.explanation`), not for training.
+        """
+        alpha = attention_weights(self.q_proj(x), self.k_proj(x), pair_att, ptr, self.heads)
+        return alpha.view(alpha.shape[0], self.heads, -1).mean(-1)
 
     def __repr__(self) -> str:
         return (

@@ -19,7 +19,7 @@ from torch.autograd.function import once_differentiable
 
 from cgt.packing import PairIndex, pair_index
 
-__all__ = ["chromatic_attention"]
+__all__ = ["chromatic_attention", "attention_weights"]
 
 
 def chromatic_attention(
@@ -83,6 +83,42 @@ def chromatic_attention(
     elif dropout_mask is not None:
         raise ValueError("dropout_mask was given but dropout_p is 0")
     return _PackedAttention.apply(q, k, v, pair_att, pair_val, layout, heads, keep_scale)
+
+
+def attention_weights(q: Tensor, k: Tensor, pair_att: Tensor, ptr: Tensor, heads: int) -> Tensor:
+    r"""The attention weights :math:`\alpha_{ij}^c` of every packed pair and channel.
+
+    :math:`\alpha_{ij}^c = \operatorname{softmax}_j (s_{ij}^{h(c)} + E^{att}_{ijc})`, the
+    weights :func:`chromatic_attention` applies before dropout, in plain differentiable
+    PyTorch (fp32 at least). For every node ``i`` and channel ``c`` they sum to 1 over the
+    nodes ``j`` of the graph of ``i``.
+
+    Args:
+        q, k: ``[N, C]`` projected node features; pair_att: ``[P, C]``; ptr: ``[B+1]``.
+        heads: number of heads ``H``.
+
+    Returns:
+        ``[P, C]``, pairs in the packed order of docs/design.md §4.
+    """
+    num_nodes, channels = q.shape
+    if channels % heads != 0:
+        raise ValueError(f"channels ({channels}) must be divisible by heads ({heads})")
+    index = pair_index(ptr)
+    row, col = index.row, index.col
+    if pair_att.shape != (row.numel(), channels):
+        raise ValueError(
+            f"pair_att has shape {tuple(pair_att.shape)}, expected ({row.numel()}, {channels})"
+        )
+    dtype = torch.promote_types(torch.promote_types(q.dtype, pair_att.dtype), torch.float32)
+    head_dim = channels // heads
+    products = (q.to(dtype)[row] * k.to(dtype)[col]).view(-1, heads, head_dim)
+    scores = products.sum(-1) / math.sqrt(head_dim)  # [P, H]
+    logits = pair_att.to(dtype) + scores.repeat_interleave(head_dim, dim=1)
+    row_max = logits.new_full((num_nodes, channels), -math.inf)
+    row_max = row_max.scatter_reduce(0, row[:, None].expand_as(logits), logits, "amax")
+    w = (logits - row_max[row]).exp()
+    norm = w.new_zeros(num_nodes, channels).index_add(0, row, w)
+    return w / norm[row]
 
 
 class _PackedAttention(torch.autograd.Function):

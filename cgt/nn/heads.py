@@ -41,7 +41,14 @@ class GraphHead(nn.Module):
 
     def forward(self, x: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
         """Pools the per-node outputs of every graph; shapes in the class docstring."""
-        out = self.mlp(x)
+        return self.pool(self.node_outputs(x), batch, num_graphs)
+
+    def node_outputs(self, x: Tensor) -> Tensor:
+        """``[N, T]``: the per-node MLP, before pooling (what each atom adds to the sum)."""
+        return self.mlp(x)
+
+    def pool(self, out: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
+        """``[B, T]``: the sum (or mean) of each graph's per-node outputs ``out`` ``[N, T]``."""
         pooled = out.new_zeros(num_graphs, out.shape[1]).index_add_(0, batch, out)
         if self.pooling == "mean":
             counts = torch.bincount(batch, minlength=num_graphs).clamp(min=1)

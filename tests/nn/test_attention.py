@@ -108,3 +108,17 @@ def test_rejects_bad_arguments():
         ChromaticSelfAttention(10, 4)
     with pytest.raises(ValueError, match="dropout"):
         ChromaticSelfAttention(8, 2, dropout=1.0)
+
+
+def test_attention_weights_average_the_channels_of_each_head():
+    from cgt.nn.functional import attention_weights
+
+    torch.manual_seed(0)
+    csa = ChromaticSelfAttention(8, heads=2)
+    ptr = torch.tensor([0, 3, 5])
+    x, pair_att = torch.randn(5, 8), torch.randn(13, 8)
+    weights = csa.attention_weights(x, pair_att, ptr)
+    assert weights.shape == (13, 2)
+    alpha = attention_weights(csa.q_proj(x), csa.k_proj(x), pair_att, ptr, 2)
+    torch.testing.assert_close(weights[:, 0], alpha[:, :4].mean(1))
+    torch.testing.assert_close(weights[:3].sum(0), torch.ones(2))  # node 0's row, graph 0

@@ -127,3 +127,21 @@ def test_a_batch_seen_in_inference_mode_still_trains():
     y.sum().backward()
     torch.testing.assert_close(y.detach(), expected)
     assert all(t.grad is not None for t in inputs)
+
+
+@pytest.mark.parametrize("sizes,channels,heads", [([1, 3, 5], 8, 2), ([4, 1, 7, 2], 12, 3)])
+def test_attention_weights_are_the_softmax_the_attention_applies(sizes, channels, heads):
+    from cgt.nn.functional import attention_weights
+    from cgt.packing import pair_index
+
+    (q, k, v, pair_att, pair_val), ptr = random_inputs(sizes, channels, seed=3)
+    alpha = attention_weights(q, k, pair_att, ptr, heads)
+    assert alpha.shape == pair_att.shape
+    row = pair_index(ptr).row
+    sums = torch.zeros(sum(sizes), channels, dtype=alpha.dtype).index_add_(0, row, alpha)
+    torch.testing.assert_close(sums, torch.ones_like(sums))
+    # y_i = Σ_j α_ij (v_j + E_val[ij]) is what chromatic_attention returns without dropout.
+    col = pair_index(ptr).col
+    y = torch.zeros_like(q).index_add_(0, row, alpha * (v[col] + pair_val))
+    torch.testing.assert_close(y, chromatic_attention(q, k, v, pair_att, pair_val, ptr, heads))
+    torch.testing.assert_close(y, naive_attention(q, k, v, pair_att, pair_val, sizes, heads))
