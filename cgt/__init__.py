@@ -5,6 +5,7 @@ The public API in one place:
 - :class:`ChromaticSelfAttention`: the attention layer, for your own models;
 - :class:`CGT`: the whole model (``nn.Module``) and :class:`CGTModule`, its Lightning system;
 - :func:`load_model` / :func:`predict`: SMILES in, predictions out, from a checkpoint;
+  ``load_model(...).explain(smiles)``: an :class:`Explanation` (atom contributions, attention);
 - :func:`featurize_smiles`: SMILES to a graph; :class:`InvalidSmilesError` when that fails
   (all molecule errors are :class:`MoleculeError`, a ``ValueError``).
 
@@ -25,6 +26,7 @@ _EXPORTS = {
     "CGTModule": "cgt.system",
     "CGTPredictor": "cgt.inference",
     "ChromaticSelfAttention": "cgt.nn.attention",
+    "Explanation": "cgt.explanation",
     "InvalidRowsError": "cgt.errors",
     "InvalidSmilesError": "cgt.errors",
     "MoleculeError": "cgt.errors",
@@ -41,6 +43,7 @@ __all__ = sorted([*_EXPORTS, "__version__"])
 if TYPE_CHECKING:
     from cgt.data.smiles_to_graph import featurize_smiles
     from cgt.errors import InvalidRowsError, InvalidSmilesError, MoleculeError, VocabularyError
+    from cgt.explanation import Explanation
     from cgt.inference import CGTPredictor, load_model, predict
     from cgt.model import CGT
     from cgt.nn.attention import ChromaticSelfAttention

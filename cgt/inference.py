@@ -32,6 +32,7 @@ from cgt.checkpoint import CheckpointInfo, model_from_checkpoint
 from cgt.data.molgraph import MolGraph
 from cgt.data.smiles_to_graph import featurize_many
 from cgt.errors import MoleculeError
+from cgt.explanation import Explanation, explain_graph, failed_explanation
 from cgt.model import CGT
 from cgt.targets import TASKS, to_target_units
 
@@ -156,6 +157,81 @@ class CGTPredictor:
                 result.graphs.append(graph)
                 result.rows.append(row)
         return result
+
+    def explain(self, smiles: str, target: str | int | None = None) -> Explanation:
+        """Explains the prediction for one molecule: each atom's exact share, and attention.
+
+        With sum pooling a prediction is the sum over atoms of the head's per-atom output
+        (de-normalised: times the target's training std) plus a constant (the training
+        mean), so the contributions are exact, not an approximation; with mean pooling each
+        atom's output is divided by the number of atoms. **For classification the
+        contributions explain the logit** (log-odds of class 1; the constant is 0), while
+        :attr:`Explanation.prediction` is the probability, as :meth:`predict` gives it.
+        See :mod:`cgt.explanation`.
+
+        Args:
+            smiles: one SMILES.
+            target: a target name or position to explain only that one (default: all).
+
+        Returns:
+            An :class:`~cgt.explanation.Explanation`: ``prediction`` (equal to
+            :meth:`predict`'s), ``atom_contributions``, ``constant``, ``attention``
+            ``[layers, n, n]``, and ``.draw(...)``.
+
+        Raises:
+            InvalidSmilesError: the SMILES cannot be parsed (the error names it).
+            VocabularyError: an atom or bond is outside the model's featurizer.
+        """
+        graph = featurize_many([smiles], self.featurizer)[0]
+        if isinstance(graph, MoleculeError):
+            raise graph
+        return explain_graph(
+            self.model,
+            graph,
+            self.task,
+            self.target_names,
+            self._mean,
+            self._std,
+            targets=None if target is None else [self._target_position(target)],
+        )
+
+    def explain_many(
+        self, smiles: Iterable[str], target: str | int | None = None
+    ) -> list[Explanation]:
+        """:meth:`explain` for every SMILES, in input order; never raises for a bad molecule:
+        its :class:`~cgt.explanation.Explanation` has empty fields and the reason in
+        ``error`` (``""`` for the others)."""
+        inputs = [smiles] if isinstance(smiles, str) else list(smiles)
+        targets = None if target is None else [self._target_position(target)]
+        names = self.target_names if targets is None else [self.target_names[targets[0]]]
+        out = []
+        for text, graph in zip(inputs, featurize_many(inputs, self.featurizer), strict=True):
+            if isinstance(graph, MoleculeError):
+                reason = _one_line(f"{graph.kind}: {graph.reason}")
+                out.append(failed_explanation(str(text), reason, self.task, names))
+                continue
+            try:
+                explanation = explain_graph(
+                    self.model, graph, self.task, self.target_names, self._mean, self._std, targets
+                )
+            except (RuntimeError, ValueError, IndexError) as error:
+                reason = _one_line(f"the model failed on this molecule: {error}")
+                out.append(failed_explanation(text, reason, self.task, names))
+                continue
+            if not np.isfinite(explanation.prediction.to_numpy()).all():
+                reason = "the model's output is not finite (NaN or infinite)"
+                explanation = failed_explanation(text, reason, self.task, names)
+            out.append(explanation)
+        return out
+
+    def _target_position(self, target: str | int) -> int:
+        if isinstance(target, int) and not isinstance(target, bool):
+            if not -len(self.target_names) <= target < len(self.target_names):
+                raise ValueError(f"target {target} out of range: targets {self.target_names}")
+            return target % len(self.target_names)
+        if target not in self.target_names:
+            raise ValueError(f"unknown target {target!r}: the model predicts {self.target_names}")
+        return self.target_names.index(target)
 
     @torch.inference_mode()
     def forward(self, batch: Batch) -> Tensor:
