@@ -26,9 +26,9 @@ IMAGE_FORMATS = ("png", "svg")
 #: Colour of a highlighted atom (the query atom of an attention picture): green.
 HIGHLIGHT = (0.1, 0.75, 0.2)
 
-# Diverging map: blue (negative) - white (0) - red (positive), ColorBrewer RdBu.
+# Diverging map: blue (negative) - white (0) - red (positive), ColorBrewer RdBu without
+# its darkest ends (black atom labels stay readable on every colour).
 _DIVERGING = [
-    (0.020, 0.188, 0.380),
     (0.129, 0.400, 0.675),
     (0.263, 0.576, 0.765),
     (0.573, 0.773, 0.871),
@@ -38,7 +38,6 @@ _DIVERGING = [
     (0.957, 0.647, 0.510),
     (0.839, 0.376, 0.302),
     (0.698, 0.094, 0.169),
-    (0.404, 0.000, 0.122),
 ]
 # Sequential map: white to dark orange (ColorBrewer Oranges).
 _SEQUENTIAL = [
@@ -49,7 +48,6 @@ _SEQUENTIAL = [
     (0.992, 0.553, 0.235),
     (0.945, 0.412, 0.075),
     (0.851, 0.282, 0.004),
-    (0.651, 0.212, 0.012),
 ]
 
 
