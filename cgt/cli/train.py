@@ -11,7 +11,9 @@ The run directory is ``--trainer.default_root_dir``; it receives
 ``checkpoints/best.ckpt`` (best validation metric) and ``checkpoints/last.ckpt`` (every
 epoch), ``logs/version_N/`` per launch (``config.yaml``: the resolved config,
 ``metrics.csv``, TensorBoard events if installed) and, once the test split has been scored
-with the best checkpoint, ``metrics.json``. ``--ckpt_path last`` resumes the run of that
+with the best checkpoint, ``metrics.json`` and the run's pictures (:mod:`cgt.cli.report`:
+``learning_curves.png``, ``parity_val.png`` / ``parity_test.png`` or ``roc_*.png``, and the
+split predictions behind them). ``--ckpt_path last`` resumes the run of that
 directory where it stopped (a new launch over an existing run without it is refused).
 """
 
@@ -34,6 +36,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from cgt.cli.checkpoint_io import AtomicCheckpointIO
+from cgt.cli.report import write_report
 from cgt.system import CGTModule
 
 __all__ = ["CGTCLI", "main", "resolve_config_path", "train"]
@@ -196,7 +199,19 @@ def train(args: list[str] | None = None) -> dict[str, Any]:
         path = root / "metrics.json"
         path.write_text(json.dumps(metrics, indent=2) + "\n")
         print(f"metrics written to {path}", flush=True)
+        _report(root, model.device)
     return metrics
+
+
+def _report(root: Path, device: torch.device) -> None:
+    """The run's pictures (:mod:`cgt.cli.report`); a failure there does not fail a finished
+    training: it is reported, and ``python -m cgt.report RUN_DIR`` can redo them."""
+    try:
+        written = write_report(root, device=device if device.type == "cuda" else "cpu")
+    except Exception as error:
+        print(f"warning: the run's pictures could not be drawn: {error}", file=sys.stderr)
+        return
+    print(f"pictures written to {root}: {', '.join(p.name for p in written)}", flush=True)
 
 
 def _number(value: Any) -> float | None:

@@ -1,5 +1,6 @@
-"""The entry points: ``python -m cgt.train`` / ``python -m cgt.predict`` (cgt/train.py,
-cgt/predict.py) and the console scripts, all running the ``main`` of :mod:`cgt.cli`."""
+"""The entry points: ``python -m cgt.train`` / ``cgt.predict`` / ``cgt.explain`` /
+``cgt.report`` (cgt/train.py, ...) and the console scripts, all running the ``main`` of
+:mod:`cgt.cli`."""
 
 from __future__ import annotations
 
@@ -20,7 +21,12 @@ PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
 @pytest.mark.parametrize(
     ("module", "expected"),
-    [("cgt.predict", "--checkpoint"), ("cgt.train", "--trainer.max_epochs")],
+    [
+        ("cgt.predict", "--checkpoint"),
+        ("cgt.train", "--trainer.max_epochs"),
+        ("cgt.explain", "--kind"),
+        ("cgt.report", "RUN_DIR"),
+    ],
 )
 def test_help_of_python_dash_m_exits_0(module, expected):
     result = subprocess.run(
@@ -35,8 +41,8 @@ def test_cgt_predict_stays_a_function_after_the_command_lines_run():
     library function, in a fresh interpreter (no module shadows it)."""
     code = """
 import inspect, runpy, sys
-import cgt, cgt.cli.predict, cgt.cli.train
-for module in ("cgt.predict", "cgt.train"):
+import cgt, cgt.cli.predict, cgt.cli.train, cgt.cli.explain, cgt.cli.report
+for module in ("cgt.predict", "cgt.train", "cgt.explain", "cgt.report"):
     sys.argv = [module, "--help"]
     try:
         runpy.run_module(module, run_name="__main__")
@@ -62,13 +68,18 @@ def test_cgt_predict_is_a_plain_function():
 def test_console_scripts_name_the_cli_mains():
     tomllib = pytest.importorskip("tomllib")
     scripts = tomllib.loads(PYPROJECT.read_text())["project"]["scripts"]
-    assert scripts == {"cgt-train": "cgt.cli.train:main", "cgt-predict": "cgt.cli.predict:main"}
+    assert scripts == {
+        "cgt-train": "cgt.cli.train:main",
+        "cgt-predict": "cgt.cli.predict:main",
+        "cgt-explain": "cgt.cli.explain:main",
+        "cgt-report": "cgt.cli.report:main",
+    }
     for target in scripts.values():
         module, name = target.split(":")
         assert inspect.isfunction(getattr(importlib.import_module(module), name)), target
 
 
-@pytest.mark.parametrize("module", ["cgt.train", "cgt.predict"])
+@pytest.mark.parametrize("module", ["cgt.train", "cgt.predict", "cgt.explain", "cgt.report"])
 def test_entry_point_modules_define_nothing(module):
     """The ``__main__`` modules hold nothing to import: a docstring, then only
     ``if __name__ == "__main__":`` running the command line's ``main``."""
