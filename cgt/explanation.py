@@ -147,9 +147,13 @@ class Explanation:
         values = self.atom_contributions[name].to_numpy(float)
         unit = "logit of " if self.task == "classification" else ""
         if kind == "atoms":
-            value = self.explained[name]
-            shown = f"{value:.3g}" if self.task == "regression" else f"logit {value:.3g}"
-            title = f"{self.smiles if len(self.smiles) <= 40 else 'prediction'}: {name} = {shown}"
+            value, constant = self.explained[name], self.constant[name]
+            shown = name if self.task == "regression" else f"logit({name})"
+            title = f"{shown} = {value:.3g}"
+            if constant != 0:
+                title += f" (atoms {value - constant:+.3g}, constant {constant:.3g})"
+            if len(self.smiles) + len(title) <= 52:
+                title = f"{self.smiles}: {title}"
             image = draw_atom_values(
                 self._molecule(),
                 values,

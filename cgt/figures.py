@@ -268,5 +268,5 @@ def _columns(values: np.ndarray) -> np.ndarray:
 
 def _save(fig: Figure, path: str | os.PathLike) -> Path:
     path = Path(path)
-    fig.savefig(path, format="png")
+    fig.savefig(path, format="png", bbox_inches="tight", pad_inches=0.15)
     return path
