@@ -152,6 +152,8 @@ class Explanation:
             title = f"{shown} = {value:.3g}"
             if constant != 0:
                 title += f" (atoms {value - constant:+.3g}, constant {constant:.3g})"
+            if self.task == "classification":
+                title += f" (probability {self.prediction[name]:.2f})"
             if len(self.smiles) + len(title) <= 52:
                 title = f"{self.smiles}: {title}"
             image = draw_atom_values(
