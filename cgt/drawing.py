@@ -166,6 +166,8 @@ def draw_atom_values(
     options.atomHighlightsAreCircles = True
     options.fillHighlights = True
     options.highlightRadius = 0.4
+    # small molecules are not blown up to fill the canvas (at most ~1/6 of it per bond)
+    options.fixedBondLength = max(20.0, min(width, height - bar_height) / 6)
     options.legendFontSize = max(12, min(18, width // 30))
     options.legendFraction = 0.12
     options.setBackgroundColour((1.0, 1.0, 1.0, 1.0))
