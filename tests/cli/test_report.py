@@ -50,6 +50,8 @@ def test_training_writes_the_pictures(zinc_run):
 def test_cgt_report_redraws_an_existing_run(zinc_run):
     for path in zinc_run.glob("*.png"):
         path.unlink()
+    stale = (zinc_run / "predictions_test.csv").read_text()
+    (zinc_run / "predictions_test.csv").unlink()
     result = subprocess.run(
         [
             sys.executable,
@@ -60,6 +62,8 @@ def test_cgt_report_redraws_an_existing_run(zinc_run):
             "y=logP units",
             "--threads",
             "1",
+            "--splits",
+            "test",
         ],
         capture_output=True,
         text=True,
@@ -67,8 +71,10 @@ def test_cgt_report_redraws_an_existing_run(zinc_run):
     )
     assert result.returncode == EXIT_OK, result.stderr
     assert "learning_curves.png" in result.stderr
-    for name in ("learning_curves.png", "parity_val.png", "parity_test.png"):
+    for name in ("learning_curves.png", "parity_test.png"):
         assert_png(zinc_run / name)
+    assert not (zinc_run / "parity_val.png").exists()  # --splits test
+    assert (zinc_run / "predictions_test.csv").read_text() == stale  # same model, same split
 
 
 def test_report_usage_errors(tmp_path, capsys):
