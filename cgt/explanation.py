@@ -79,6 +79,15 @@ class Explanation:
     error: str = ""
     _mol: object = field(default=None, repr=False, compare=False)
 
+    def __repr__(self) -> str:
+        if self.error:
+            return f"Explanation({self.smiles!r}, error={self.error!r})"
+        values = ", ".join(f"{k}={v:.4g}" for k, v in self.prediction.items())
+        return (
+            f"Explanation({self.smiles!r}, {values}, atoms={self.num_atoms}, "
+            f"layers={self.attention.shape[0]}, task={self.task!r}, pooling={self.pooling!r})"
+        )
+
     @property
     def explained(self) -> pd.Series:
         """Per target, the sum of the atom contributions and the constant: the prediction
@@ -118,6 +127,7 @@ class Explanation:
         size: tuple[int, int] = (500, 400),
         path: str | os.PathLike | None = None,
         target: str | int | None = None,
+        units: str | None = None,
     ) -> MoleculeImage:
         """Draws the molecule coloured by the explanation (RDKit, ``rdMolDraw2D``).
 
@@ -134,6 +144,8 @@ class Explanation:
             path: also write the image there; its suffix (``.png`` or ``.svg``) chooses
                 the format (PNG without a path).
             target: name or position of the target for ``"atoms"`` (default: the first).
+            units: the target's units, for the colour bar's label (the model does not know
+                them; the contributions are in the target's units, or logit units).
 
         Returns:
             A :class:`~cgt.drawing.MoleculeImage` (shown inline in Jupyter; ``.save(path)``).
@@ -159,7 +171,7 @@ class Explanation:
             image = draw_atom_values(
                 self._molecule(),
                 values,
-                label=f"atom contribution to {unit}{name}",
+                label=f"atom contribution to {unit}{name}" + (f" ({units})" if units else ""),
                 title=title,
                 size=size,
                 format=fmt,

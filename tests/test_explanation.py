@@ -214,6 +214,13 @@ def test_draw_rejects_bad_arguments(tmp_path, smiles):
         explanation.draw(kind="attention", atom=explanation.num_atoms)
 
 
+def test_repr_is_short(smiles):
+    predictor = make_predictor()
+    text = repr(predictor.explain(smiles[0]))
+    assert text.startswith("Explanation(") and "logp=" in text and len(text) < 300
+    assert "error=" in repr(predictor.explain_many(["bad("])[0])
+
+
 def test_explanation_is_exported():
     import cgt
 

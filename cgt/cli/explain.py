@@ -88,6 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="targets to draw (default: every target of the model)",
     )
     parser.add_argument(
+        "--units",
+        nargs="+",
+        default=[],
+        metavar="TARGET=UNIT",
+        help="units of targets for the colour bars, e.g. tpsa=Å² (default: none shown)",
+    )
+    parser.add_argument(
         "--atom",
         type=int,
         default=None,
@@ -135,6 +142,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.threads < 1:
             parser.error(f"--threads must be at least 1, got {args.threads}")
         torch.set_num_threads(args.threads)
+    units = {}
+    for item in args.units:
+        name, sep, unit = item.partition("=")
+        if not sep or not name:
+            parser.error(f"--units takes TARGET=UNIT, got {item!r}")
+        units[name] = unit
     if min(args.size) < 100:
         parser.error(f"--size must be at least 100 100, got {args.size[0]} {args.size[1]}")
 
@@ -195,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                     size=tuple(args.size),
                     path=args.output / name,
                     target=target,
+                    units=units.get(target),
                 )
                 images += 1
         out = pd.concat(tables, ignore_index=True).reindex(columns=COLUMNS)

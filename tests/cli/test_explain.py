@@ -74,6 +74,7 @@ def test_smiles_attention_svg_one_target(checkpoint, tmp_path, capsys):
     out = tmp_path / "att"
     argv = ["--checkpoint", checkpoint, "--smiles", *GOOD, "--output", out, "--kind", "attention"]
     argv += ["--format", "svg", "--target", "tpsa", "--atom", "2", "--size", "300", "200"]
+    argv += ["--units", "tpsa=A2"]
     code, _, err = run(argv, capsys)
     assert code == EXIT_OK, err
     assert sorted(p.name for p in out.iterdir()) == [
@@ -116,3 +117,22 @@ def test_runs_as_a_module(checkpoint, tmp_path):
     assert result.returncode == EXIT_OK, result.stderr
     assert "1 rows, 1 explained, 0 invalid" in result.stderr
     assert (tmp_path / "mol_0001.png").is_file()
+
+
+def test_units_label_the_colour_bar(checkpoint, tmp_path, capsys, monkeypatch):
+    import cgt.explanation
+
+    labels = []
+    original = cgt.explanation.draw_atom_values
+
+    def spy(*args, **kwargs):
+        labels.append(kwargs["label"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(cgt.explanation, "draw_atom_values", spy)
+    argv = ["--checkpoint", checkpoint, "--smiles", "CCO", "--output", tmp_path]
+    code, _, err = run([*argv, "--units", "tpsa=Å²"], capsys)
+    assert code == EXIT_OK, err
+    assert labels == ["atom contribution to logp", "atom contribution to tpsa (Å²)"]
+    with pytest.raises(SystemExit):
+        main([*map(str, argv), "--units", "tpsa"])

@@ -88,3 +88,16 @@ def test_bare_config_names_find_the_bundled_configs(tmp_path, monkeypatch):
     assert resolve_config_path("zinc.yaml") == "zinc.yaml"  # a file in the cwd wins
     with pytest.raises(FileNotFoundError, match="zinc-tiny.yaml"):
         resolve_config_path("nope.yaml")
+
+
+def test_a_failing_report_does_not_fail_training(tmp_path, monkeypatch, capsys):
+    import cgt.cli.train
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no pictures today")
+
+    monkeypatch.setattr(cgt.cli.train, "write_report", broken)
+    metrics = run(tmp_path, "--trainer.max_epochs", "1")
+    assert metrics["epochs"] == 1 and (tmp_path / "metrics.json").is_file()
+    assert "no pictures today" in capsys.readouterr().err
+    assert not (tmp_path / "learning_curves.png").exists()
