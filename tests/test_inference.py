@@ -211,3 +211,16 @@ def test_refuses_a_plain_torch_file(tmp_path):
     torch.save({"state_dict": {}}, tmp_path / "plain.pt")
     with pytest.raises(CheckpointError, match=r"plain\.pt.*not a cgt checkpoint"):
         load_model(tmp_path / "plain.pt")
+
+
+def test_never_predicts_a_molecule_the_user_did_not_write(trained):
+    """RDKit reads "Cé" as methane and "CCé" as ethane; both must be refused, not predicted."""
+    _, path = trained
+    inputs = ["Cé", "CCé", "C C", "C", "C\udc80", "C" * 60 + "ccⲘ", "CC"]
+    table = load_model(path).predict(inputs, batch_size=3)
+    assert table["smiles"].tolist() == inputs
+    errors = table["error"].tolist()
+    assert [e == "" for e in errors] == [False, False, False, True, False, False, True]
+    assert "non-ASCII" in errors[0] and "non-ASCII" in errors[1] and "whitespace" in errors[2]
+    assert "non-ASCII" in errors[4] and "non-ASCII" in errors[5]
+    assert table["y"].isna().tolist() == [e != "" for e in errors]

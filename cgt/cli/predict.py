@@ -148,6 +148,17 @@ def describe_invalid(predictions: pd.DataFrame, limit: int = MAX_LISTED_ROWS) ->
     return lines
 
 
+def _encodable(value: object) -> object:
+    """A cell that UTF-8 can write: lone surrogates (from undecodable command-line bytes) are
+    written as backslash escapes instead of making the write fail."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (see ``--help``)."""
     parser = build_parser()
@@ -185,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INVALID_ROWS
 
     table, note = join_predictions(inputs, predictions)
+    table = table.map(_encodable)
     if note:
         print(f"note: {note}", file=sys.stderr)
     try:
