@@ -200,7 +200,9 @@ def test_refused_characters_give_rows_and_a_writable_file(checkpoint, tmp_path, 
     row with its reason; the output file is still written (surrogates escaped)."""
     smiles = [GOOD[0], "Cé", "C\udcff", GOOD[1]]
     output = tmp_path / "out.csv"
-    code, _, err = run(["--checkpoint", checkpoint, "--smiles", *smiles, "--output", output], capsys)
+    code, _, err = run(
+        ["--checkpoint", checkpoint, "--smiles", *smiles, "--output", output], capsys
+    )
     assert code == EXIT_OK, err
     table = pd.read_csv(output, keep_default_na=False)
     assert table["smiles"].tolist() == [GOOD[0], "Cé", "C\\udcff", GOOD[1]]
