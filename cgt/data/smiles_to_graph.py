@@ -77,7 +77,8 @@ def featurize_smiles(smiles: str, featurizer: str = "zinc") -> MolGraph:
     Returns:
         A :class:`MolGraph` with ``num_nodes``, ``smiles``, ``edge_index`` Long[2, E],
         ``bond_type`` Long[E], ``ring_index`` Long[2, M], ``ring_size`` Long[R],
-        ``ring_aromatic`` Bool[R] and the featurizer's fields (``atom_type`` Long[n] for
+        ``ring_aromatic`` Bool[R], ``cycle_index`` Long[2, Mc], ``cycle_size`` Long[Rc]
+        (:mod:`cgt.data.rings`) and the featurizer's fields (``atom_type`` Long[n] for
         "zinc"; ``x`` Long[n, F] and ``edge_attr`` Long[E, Fb] for "atom").
 
     Raises:
