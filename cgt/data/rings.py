@@ -12,7 +12,6 @@ the bound is an SSSR ring but not a cycle here.
 
 from __future__ import annotations
 
-import networkx as nx
 import numpy as np
 from rdkit import Chem
 
@@ -32,9 +31,11 @@ def chordless_cycles(mol: Chem.Mol, max_length: int = MAX_CYCLE_LENGTH) -> list[
     """Every chordless cycle of ``mol``'s bond graph with 3 to ``max_length`` atoms.
 
     Atoms of a cycle come in cycle order from its smallest atom index (towards its smaller
-    neighbour); cycles are sorted. Only ring bonds can lie on a cycle, so networkx's
-    ``chordless_cycles`` runs on them alone, and only where some atom lies in two SSSR rings:
-    a molecule whose rings share no atom has exactly its SSSR rings as chordless cycles.
+    neighbour); cycles are sorted. A molecule whose SSSR rings share no atom has exactly
+    its SSSR rings as chordless cycles; otherwise the cycles are enumerated on the ring
+    bonds (every ring bond, and every chord, lies on an SSSR ring) by
+    :func:`_enumerate_chordless` (tests compare it with networkx's ``chordless_cycles``
+    and a brute force).
     """
     info = mol.GetRingInfo()
     rings = info.AtomRings()
@@ -43,14 +44,45 @@ def chordless_cycles(mol: Chem.Mol, max_length: int = MAX_CYCLE_LENGTH) -> list[
     if all(info.NumAtomRings(atom) == 1 for ring in rings for atom in ring):
         found = [ring for ring in rings if len(ring) <= max_length]
     else:
-        graph = nx.Graph()
-        graph.add_edges_from(
-            (bond.GetBeginAtomIdx(), bond.GetEndAtomIdx())
-            for bond in mol.GetBonds()
-            if bond.IsInRing()
-        )
-        found = list(nx.chordless_cycles(graph, length_bound=max_length))
-    return sorted({_canonical(cycle) for cycle in found if len(cycle) >= 3})
+        neighbours: dict[int, set[int]] = {}
+        for ring in rings:
+            for a, b in zip(ring, ring[1:] + ring[:1], strict=True):
+                neighbours.setdefault(a, set()).add(b)
+                neighbours.setdefault(b, set()).add(a)
+        found = _enumerate_chordless(neighbours, max_length)
+    return sorted({_canonical(cycle) for cycle in found})
+
+
+def _enumerate_chordless(
+    neighbours: dict[int, set[int]], max_length: int
+) -> list[tuple[int, ...]]:
+    """Chordless cycles of 3 to ``max_length`` vertices of a simple undirected graph.
+
+    From each vertex ``s``, grows chordless paths over vertices greater than ``s`` (so that
+    ``s`` is the cycle's smallest vertex): a vertex may extend the path only if it is
+    adjacent to no path vertex but the last, except ``s``, which closes the cycle. Each
+    cycle is found in both directions; the one whose second vertex is the smaller is kept.
+    """
+    cycles: list[tuple[int, ...]] = []
+    for start in sorted(neighbours):
+        around = neighbours[start]
+        paths = [[start, first] for first in around if first > start]
+        while paths:
+            path = paths.pop()
+            last = path[-1]
+            inner = path[1:-1]
+            for vertex in neighbours[last]:
+                if vertex <= start or vertex in path:
+                    continue
+                if any(vertex in neighbours[p] for p in inner):
+                    continue  # a chord
+                if vertex in around:
+                    if path[1] < vertex:  # closes the cycle; keep one direction
+                        cycles.append((*path, vertex))
+                    continue
+                if len(path) + 1 < max_length:
+                    paths.append([*path, vertex])
+    return cycles
 
 
 def _canonical(cycle) -> tuple[int, ...]:
