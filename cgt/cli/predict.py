@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 
 from cgt.checkpoint import CheckpointError
-from cgt.inference import DEFAULT_BATCH_SIZE, ERROR_COLUMN, load_model
+from cgt.inference import DEFAULT_BATCH_SIZE, DEFAULT_MAX_ATOMS, ERROR_COLUMN, load_model
 
 EXIT_OK = 0
 EXIT_INVALID_ROWS = 1
@@ -73,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=DEFAULT_BATCH_SIZE,
         help=f"molecules per forward pass (default: {DEFAULT_BATCH_SIZE}; more on a GPU)",
+    )
+    parser.add_argument(
+        "--max-atoms",
+        type=int,
+        default=DEFAULT_MAX_ATOMS,
+        help=f"larger molecules get an error row (memory grows with the square of the atom "
+        f"count; default: {DEFAULT_MAX_ATOMS})",
     )
     parser.add_argument(
         "--device", default="cpu", help="torch device for the model, e.g. cpu, cuda (default: cpu)"
@@ -165,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         parser.error(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.max_atoms < 1:
+        parser.error(f"--max-atoms must be at least 1, got {args.max_atoms}")
     if args.threads is not None:
         if args.threads < 1:
             parser.error(f"--threads must be at least 1, got {args.threads}")
@@ -184,7 +193,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
 
     progress = not args.no_progress and len(smiles) >= PROGRESS_MIN_ROWS
-    predictions = model.predict(smiles, batch_size=args.batch_size, progress=progress)
+    predictions = model.predict(
+        smiles, batch_size=args.batch_size, progress=progress, max_atoms=args.max_atoms
+    )
     num_invalid = int((predictions[ERROR_COLUMN] != "").sum())
     summary = (
         f"{source}: {len(predictions)} rows, {len(predictions) - num_invalid} valid, "
