@@ -30,7 +30,7 @@ from torch_geometric.data import Batch
 
 from cgt.checkpoint import CheckpointInfo, model_from_checkpoint
 from cgt.data.molgraph import MolGraph
-from cgt.data.smiles_to_graph import featurize_many
+from cgt.data.smiles_to_graph import MAX_ATOMS, featurize_many
 from cgt.errors import MoleculeError
 from cgt.model import CGT
 from cgt.targets import TASKS, to_target_units
@@ -45,11 +45,11 @@ DEFAULT_BATCH_SIZE = 32
 #: Name of the column that holds the reason a row could not be predicted.
 ERROR_COLUMN = "error"
 
-#: Largest molecule predicted by default (atoms, hydrogens implicit). Pair tensors grow
-#: with n²: a 1,000-atom molecule has 10⁶ atom pairs, and its forward pass peaks at about
-#: 3 GB on a CPU with the paper's model (README, "Reliability"); a larger molecule gets a
-#: per-row error instead of exhausting memory. Raise it with ``max_atoms=``.
-DEFAULT_MAX_ATOMS = 1000
+#: Largest molecule predicted by default (atoms, hydrogens implicit; the data layer's
+#: :data:`cgt.data.smiles_to_graph.MAX_ATOMS`). Pair tensors grow with n²; a larger
+#: molecule gets a per-row error instead of exhausting memory (peak memory per size: README,
+#: "Reliability"). Raise it with ``max_atoms=``.
+DEFAULT_MAX_ATOMS = MAX_ATOMS
 
 #: Atom pairs per forward pass by default: a batch is cut when its next molecule would
 #: take it past ``batch_size`` molecules or past this many pairs (Σ n²), so one large
@@ -171,14 +171,9 @@ class CGTPredictor:
         """Featurizes each input with the model's featurizer, keeping the reason of failures
         (a molecule of more than ``max_atoms`` atoms is one)."""
         result = _Featurized(graphs=[], rows=[], errors={})
-        for row, graph in enumerate(featurize_many(smiles, self.featurizer)):
+        for row, graph in enumerate(featurize_many(smiles, self.featurizer, max_atoms)):
             if isinstance(graph, MoleculeError):
                 result.errors[row] = _one_line(f"{graph.kind}: {graph.reason}")
-            elif graph.num_nodes > max_atoms:
-                result.errors[row] = (
-                    f"molecule too large: {graph.num_nodes} atoms, more than max_atoms="
-                    f"{max_atoms} (memory grows with the square of the atom count)"
-                )
             else:
                 result.graphs.append(graph)
                 result.rows.append(row)

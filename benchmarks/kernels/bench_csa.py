@@ -85,10 +85,10 @@ class Step:
 #: away; torch.compile comes last with its own small limit. Limits add up to 510 s, which
 #: leaves ~90 s of a 600 s device call for the start and the versions.
 SESSION_STEPS = (
-    Step("check", 150, "-", ("--check",)),
-    Step("bench", 120, "-", ("--no-compile",)),
+    Step("check", 140, "-", ("--check",)),
+    Step("bench", 110, "-", ("--no-compile",)),
     Step("memcheck", 90, "memcheck", ("--check", "--quick", "--dtypes", "fp32")),
-    Step("sweep", 60, "-", ("--sweep", "--dtypes", "fp32")),
+    Step("sweep", 80, "-", ("--sweep", "--dtypes", "fp32")),
     Step("compiled", 90, "-", ("--compiled-only", "--cases", "zinc-128", "--dtypes", "fp32")),
 )
 #: The whole session must finish within this (one device call is at most 600 s).
