@@ -157,6 +157,8 @@ def read_checkpoint(
         CheckpointError: the file is not a readable cgt checkpoint of a supported schema.
     """
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a directory, not a checkpoint file")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist (or is not a file)")
     raw = _load(path, map_location)

@@ -14,7 +14,9 @@ one output row, in input order. A summary line goes to stderr.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -36,7 +38,8 @@ exit status:
   {EXIT_INVALID_ROWS}  --strict and at least one row could not be predicted: those rows are listed
      on stderr and no output is written
   {EXIT_USAGE}  usage error, unreadable or invalid checkpoint, unreadable input file or missing
-     SMILES column, or an output file that cannot be written
+     SMILES column, an output file that cannot be written, or --output naming the input
+     file (the output is written to a temporary file and renamed, never half-written)
 
 examples:
   python -m cgt.predict --checkpoint runs/zinc/checkpoints/best.ckpt --smiles CCO 'c1ccccc1O'
@@ -155,6 +158,30 @@ def describe_invalid(predictions: pd.DataFrame, limit: int = MAX_LISTED_ROWS) ->
     return lines
 
 
+def _same_file(a: Path, b: str) -> bool:
+    """Whether ``b`` names the file ``a`` (the same path, or a link to it)."""
+    try:
+        return Path(a).resolve() == Path(b).resolve() or os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def write_atomically(table: pd.DataFrame, path: Path) -> None:
+    """Writes ``table`` as CSV to a temporary file next to ``path``, then renames it over
+    ``path``: a failure or a kill never leaves a half-written file under its final name."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # as a plainly created file (mkstemp: 0600)
+        table.to_csv(temporary, index=False)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
 def _encodable(value: object) -> object:
     """A cell that UTF-8 can write: lone surrogates (from undecodable command-line bytes) are
     written as backslash escapes instead of making the write fail."""
@@ -179,13 +206,20 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--threads must be at least 1, got {args.threads}")
         torch.set_num_threads(args.threads)
 
+    if args.input is not None and args.output != "-" and _same_file(args.input, args.output):
+        print(
+            f"error: --output {args.output} is the input file: choose another output "
+            "(the input is never overwritten)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     try:
         if args.input is not None:
             inputs, smiles = read_input(args.input, args.smiles_column)
             source = str(args.input)
         else:
             smiles = list(args.smiles)
-            inputs = pd.DataFrame({"smiles": smiles})
+            inputs = pd.DataFrame({"smiles": pd.Series(smiles, dtype=object)})  # any str
             source = "--smiles"
         model = load_model(args.checkpoint, device=args.device)
     except (CheckpointError, FileNotFoundError, ValueError, RuntimeError) as err:
@@ -215,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             table.to_csv(sys.stdout, index=False)
             sys.stdout.flush()
         else:
-            table.to_csv(args.output, index=False)
+            write_atomically(table, Path(args.output))
     except OSError as err:
         print(f"error: cannot write {args.output}: {err}", file=sys.stderr)
         return EXIT_USAGE
