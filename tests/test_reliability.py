@@ -2,17 +2,26 @@
 
 Hostile input: seeded fuzzed strings (scripts/fuzz_predict.py, which runs 10,000 of them)
 through ``predict`` and the predict command line: no exception escapes, no row is dropped
-or reordered, every bad row has a one-line reason and no prediction.
+or reordered, every bad row has a one-line reason and no prediction. Files: bad and crafted
+checkpoints on every reading path, the predict output file, concurrent and corrupt caches.
+Training: same seed, same metrics; ``kill -9`` mid-epoch then resume, same metrics.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import runpy
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+HELPERS = ROOT / "tests" / "helpers"
 FUZZ = runpy.run_path(str(ROOT / "scripts" / "fuzz_predict.py"))
 COUNT = 300  # the script's default is 10,000; this keeps the test well under a minute
 
@@ -230,3 +239,45 @@ def test_a_corrupt_cache_is_rebuilt_with_a_warning(tmp_path, caplog):
         second = CSVDataset(source, target_columns=["y"], root=tmp_path / "cache")
     assert "corrupted; rebuilding" in caplog.text
     assert second.smiles == first.smiles and (second.y == first.y).all()
+
+
+# ------------------------------------------------------------------------------ training
+
+#: metrics.json entries that name the run (paths, wall time), not its results.
+_RUN_FIELDS = ("best_checkpoint", "last_checkpoint", "fit_seconds", "resumed_from")
+
+
+def _train(root: Path, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    argv = [sys.executable, "-m", "cgt.train", "--config", "zinc-tiny.yaml",
+            "--trainer.default_root_dir", str(root), "--trainer.max_epochs", "2",
+            "--trainer.enable_progress_bar", "false", *extra]  # fmt: skip
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(HELPERS)]))
+    environment.update(env or {})
+    return subprocess.run(argv, cwd=ROOT, env=environment, capture_output=True, text=True,
+                          timeout=600)  # fmt: skip
+
+
+def _results(root: Path) -> dict:
+    metrics = json.loads((root / "metrics.json").read_text())
+    return {key: value for key, value in metrics.items() if key not in _RUN_FIELDS}
+
+
+def test_kill_9_mid_epoch_then_resume_gives_the_same_metrics(tmp_path):
+    """CPU, same seed: an uninterrupted run, a second one (identical metrics), and a run
+    killed with SIGKILL in the middle of its second epoch then resumed with --ckpt_path
+    last: the same metrics.json, exactly (every float equal)."""
+    first, second, killed = tmp_path / "first", tmp_path / "second", tmp_path / "killed"
+    for root in (first, second):
+        done = _train(root)
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert _results(first) == _results(second)
+
+    kill = {"CGT_KILL_EPOCH": "1", "CGT_KILL_BATCH": "1"}
+    died = _train(killed, "--trainer.callbacks+=kill_mid_epoch.KillMidEpoch", env=kill)
+    assert died.returncode == -signal.SIGKILL, died.stderr[-2000:]
+    assert not (killed / "metrics.json").exists()
+    last = torch.load(killed / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["epoch"] == 0  # the last complete epoch before the kill
+    resumed = _train(killed, "--ckpt_path", "last")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert _results(killed) == _results(first)
