@@ -71,13 +71,14 @@ def neighbours(layers: int) -> tuple[float, float, float]:
     mixed, table = timed(mixed_inputs)
     big, _ = timed(["C" * 1000])
     kept = table.drop(index=32).reset_index(drop=True)
-    assert (kept["y"] - reference["y"]).abs().max() < 1e-4
+    difference = ((kept["y"] - reference["y"]).abs() / reference["y"].abs().clip(lower=1)).max()
+    assert difference < 1e-4, difference  # same predictions whatever shares their batch
     return alone, mixed, big
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 300, 1000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100, 300, 1000])
     parser.add_argument("--layers", type=int, default=10)
     args = parser.parse_args()
     print(f"one n-atom molecule, C=64, 8 heads, {args.layers} layers, CPU, 1 thread")
