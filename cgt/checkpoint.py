@@ -19,7 +19,7 @@ carries everything inference needs, made by :func:`checkpoint_metadata` (called 
 
 Schema 1 (cgt 0.1.0) named the featurizer inside ``model_config``; schema 2 gives the model
 what it reads (``node_field``, ``node_feature_sizes``, ``bond_feature_sizes``) and embeds the
-ZINC atom type like any other categorical column. Schema 3 (cgt 0.2) changed what
+ZINC atom type like any other categorical column. Schema 3 changed what
 ``ring="paper"`` means (chordless cycles, as in the paper's code, instead of RDKit's SSSR
 rings, now ``ring="sssr"``). :func:`read_checkpoint` upgrades older files on reading (a
 schema-1 or -2 model with ``ring="paper"`` reads as ``ring="sssr"``, what it was trained

@@ -10,9 +10,9 @@ from torch import Tensor, nn
 __all__ = ["NodeEncoder", "PairEncoder", "RING_FEATURES", "NUM_PAIR_KINDS", "MAX_RING_SIZE"]
 
 #: Accepted values of ``ring``: no ring feature; the paper's 3-way one (rings are chordless
-#: cycles); the same 3-way feature from RDKit's SSSR rings (cgt < 0.2's ``"paper"``); or
-#: ``"sssr"`` plus the size of the smallest common SSSR ring and whether the pair shares an
-#: aromatic one.
+#: cycles); the same 3-way feature from RDKit's SSSR rings (``"paper"`` before checkpoint
+#: schema 3); or ``"sssr"`` plus the size of the smallest common SSSR ring and whether the
+#: pair shares an aromatic one.
 RING_FEATURES = ("none", "paper", "sssr", "size")
 
 #: Pair kinds of :func:`cgt.data.pairs`: self, no bond, single, double, triple, aromatic.
