@@ -200,3 +200,15 @@ def test_arrays_to_graph_equals_the_public_constructor(featurizer: str) -> None:
         assert sorted(a.keys()) == sorted(b.keys()) and a.num_nodes == b.num_nodes
         assert all(same(a[key], b[key]) for key in b.keys())
     assert batches[0].num_graphs == len(smiles)
+
+
+def test_molecules_above_max_atoms_are_refused_before_featurizing() -> None:
+    from cgt.data.smiles_to_graph import MAX_ATOMS, featurize_rows
+    from cgt.errors import MoleculeTooLargeError
+
+    assert MAX_ATOMS == 1000
+    with pytest.raises(MoleculeTooLargeError, match="1001 atoms, more than max_atoms=1000"):
+        graph_arrays("C" * 1001)
+    assert graph_arrays("C" * 1001, max_atoms=None)["num_nodes"] == 1001
+    _, kept, invalid = featurize_rows(["CCO", "C" * 20000, "CC"], "zinc")
+    assert kept == [0, 2] and invalid[0][0] == 1 and "20000 atoms" in invalid[0][2]
