@@ -13,9 +13,13 @@ from types import TracebackType
 
 from rdkit import Chem, rdBase
 
-from cgt.errors import InvalidSmilesError
+from cgt.errors import InvalidSmilesError, MoleculeTooLargeError
 
-__all__ = ["SmilesParser", "parse_smiles"]
+__all__ = ["SmilesParser", "parse_smiles", "CHARACTERS_PER_ATOM"]
+
+#: With a ``max_atoms`` limit, a SMILES may have this many characters per allowed atom
+#: (``[13CH2@@+]%12`` is 13): a longer one cannot be a molecule within the limit.
+CHARACTERS_PER_ATOM = 16
 
 _TIMESTAMP = re.compile(r"^\[\d\d:\d\d:\d\d\] ?")
 # RDKit's log capture is a process-wide stack: captures must be left in the order they
@@ -93,7 +97,7 @@ class SmilesParser:
         finally:
             _CAPTURE_LOCK.release()
 
-    def parse(self, smiles: str) -> Chem.Mol:
+    def parse(self, smiles: str, max_atoms: int | None = None) -> Chem.Mol:
         """Parses and sanitizes one SMILES.
 
         The molecule is the one ``Chem.MolFromSmiles`` gives (explicit hydrogen atoms
@@ -107,6 +111,11 @@ class SmilesParser:
                 inside the SMILES (RDKit would silently read only the part before it); a
                 molecule without atoms; or anything RDKit rejects, with RDKit's own reason.
                 Whitespace around the SMILES is ignored.
+            MoleculeTooLargeError: ``max_atoms`` is given and the SMILES is longer than
+                :data:`CHARACTERS_PER_ATOM` characters per allowed atom, or has more heavy
+                atoms than ``max_atoms``: refused before RDKit parses it (long unbalanced
+                strings take RDKit seconds) or sanitizes it (ring perception of a
+                10,000-atom molecule takes seconds).
             TypeError: ``smiles`` is not a string.
         """
         if not isinstance(smiles, str):
@@ -117,6 +126,12 @@ class SmilesParser:
         reason = _unparsable_character(text)
         if reason is not None:
             raise InvalidSmilesError(smiles, reason)
+        if max_atoms is not None and len(text) > CHARACTERS_PER_ATOM * max_atoms:
+            raise MoleculeTooLargeError(
+                smiles,
+                f"a SMILES of {len(text)} characters, more than {CHARACTERS_PER_ATOM} per atom "
+                f"of max_atoms={max_atoms}",
+            )
         try:
             mol = Chem.MolFromSmiles(text, _UNSANITIZED)
         except (RuntimeError, ValueError) as error:  # never seen; a bad molecule, not a crash
@@ -125,6 +140,12 @@ class SmilesParser:
             raise InvalidSmilesError(smiles, self._logged_reason(smiles))
         if mol.GetNumAtoms() == 0:
             raise InvalidSmilesError(smiles, "the molecule has no atoms")
+        if max_atoms is not None and mol.GetNumHeavyAtoms() > max_atoms:
+            raise MoleculeTooLargeError(
+                smiles,
+                f"{mol.GetNumHeavyAtoms()} atoms, more than max_atoms={max_atoms} (memory "
+                "grows with the square of the atom count)",
+            )
         try:
             if mol.GetNumHeavyAtoms() != mol.GetNumAtoms():
                 mol = Chem.RemoveHs(mol, updateExplicitCount=True, sanitize=False)

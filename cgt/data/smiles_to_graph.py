@@ -18,7 +18,7 @@ import torch
 from cgt.data.featurizers import get_featurizer
 from cgt.data.molgraph import MolGraph
 from cgt.data.rings import ring_fields
-from cgt.data.smiles import SmilesParser, parse_smiles
+from cgt.data.smiles import SmilesParser
 from cgt.errors import InvalidSmilesError, MoleculeError, MoleculeTooLargeError
 
 __all__ = [
@@ -54,9 +54,10 @@ def graph_arrays(
     """
     chosen = get_featurizer(featurizer)
     if parser is None:
-        mol = parse_smiles(smiles)
+        with SmilesParser() as parser:
+            mol = parser.parse(smiles, max_atoms)
     else:
-        mol = parser.parse(smiles)
+        mol = parser.parse(smiles, max_atoms)
     if max_atoms is not None and mol.GetNumAtoms() > max_atoms:
         raise MoleculeTooLargeError(
             smiles,

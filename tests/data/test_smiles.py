@@ -112,3 +112,17 @@ def test_every_featurizing_entry_point_refuses_truncated_smiles() -> None:
 
 def test_whitespace_around_a_smiles_is_not_part_of_it() -> None:
     assert parse_smiles("  CCO \n").GetNumAtoms() == 3
+
+
+def test_max_atoms_refuses_before_rdkit_does_the_work() -> None:
+    from cgt.data.smiles import CHARACTERS_PER_ATOM
+    from cgt.errors import MoleculeTooLargeError
+
+    with SmilesParser() as parser:
+        with pytest.raises(MoleculeTooLargeError, match="11400 atoms, more than max_atoms=1000"):
+            parser.parse("c1ccccc1" * 1900, max_atoms=1000)  # before sanitizing
+        with pytest.raises(MoleculeTooLargeError, match="a SMILES of 20000 characters"):
+            parser.parse("CC(" * 6666 + "CC", max_atoms=1000)  # before RDKit parses it
+        assert parser.parse("C" * 10, max_atoms=10).GetNumAtoms() == 10
+        assert parser.parse("[H]C([H])([H])C", max_atoms=2).GetNumAtoms() == 2  # H removed
+    assert CHARACTERS_PER_ATOM * 1000 >= 16000

@@ -211,4 +211,4 @@ def test_molecules_above_max_atoms_are_refused_before_featurizing() -> None:
         graph_arrays("C" * 1001)
     assert graph_arrays("C" * 1001, max_atoms=None)["num_nodes"] == 1001
     _, kept, invalid = featurize_rows(["CCO", "C" * 20000, "CC"], "zinc")
-    assert kept == [0, 2] and invalid[0][0] == 1 and "20000 atoms" in invalid[0][2]
+    assert kept == [0, 2] and invalid[0][0] == 1 and "20000 characters" in invalid[0][2]
