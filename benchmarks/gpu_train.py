@@ -36,6 +36,8 @@ FIELDS = {  # field -> dimension along which the graphs' tensors are concatenate
     "ring_index": 1,
     "ring_size": 0,
     "ring_aromatic": 0,
+    "cycle_index": 1,
+    "cycle_size": 0,
     "y": 0,
 }
 
@@ -194,12 +196,12 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path, help="also write the summary here")
     args = parser.parse_args()
+    import_cgt_from_source()  # this tree's cgt, also for --make-cache (its graph fields)
     if args.make_cache:
         make_cache(args.make_cache)
         return
     if not args.cache:
         parser.error("give --make-cache PATH (here) or --cache PATH (on the GPU machine)")
-    import_cgt_from_source()
     summary = train(args)
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2) + "\n")

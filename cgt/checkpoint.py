@@ -5,7 +5,7 @@ carries everything inference needs, made by :func:`checkpoint_metadata` (called 
 ``CGTModule.on_save_checkpoint``)::
 
     checkpoint["cgt"] = {
-        "schema_version": 2,          # this file's layout; bumped on incompatible changes
+        "schema_version": 3,          # this file's layout; bumped on incompatible changes
         "cgt_version": "0.1.0",       # the package that wrote it
         "featurizer": "zinc",         # name passed to cgt.data.featurize_smiles
         "vocabulary": ...,            # what the featurizer's categories meant at training time
@@ -19,8 +19,11 @@ carries everything inference needs, made by :func:`checkpoint_metadata` (called 
 
 Schema 1 (cgt 0.1.0) named the featurizer inside ``model_config``; schema 2 gives the model
 what it reads (``node_field``, ``node_feature_sizes``, ``bond_feature_sizes``) and embeds the
-ZINC atom type like any other categorical column. :func:`read_checkpoint` upgrades a
-schema-1 file on reading, so every checkpoint ever written by cgt still loads.
+ZINC atom type like any other categorical column. Schema 3 changed what
+``ring="paper"`` means (chordless cycles, as in the paper's code, instead of RDKit's SSSR
+rings, now ``ring="sssr"``). :func:`read_checkpoint` upgrades older files on reading (a
+schema-1 or -2 model with ``ring="paper"`` reads as ``ring="sssr"``, what it was trained
+with), so every checkpoint ever written by cgt still loads and predicts as it did.
 
 plus Lightning's usual ``state_dict``, where the model's parameters carry the prefix
 ``"model."`` (``CGTModule.model``). :func:`read_checkpoint` loads such a file and checks it;
@@ -57,7 +60,7 @@ __all__ = [
 ]
 
 #: Version of the ``checkpoint["cgt"]`` layout that this cgt writes (and the newest it reads).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Keys of the ``checkpoint["cgt"]`` entry.
 REQUIRED_KEYS = (
     "schema_version",
@@ -147,13 +150,15 @@ def read_checkpoint(
     Returns:
         ``(info, state_dict)``: the validated metadata and Lightning's ``state_dict``
         (parameter names as in the LightningModule), both in the current schema (a
-        schema-1 file is upgraded; ``info.schema_version`` says what the file held).
+        schema-1 or -2 file is upgraded; ``info.schema_version`` says what the file held).
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
         CheckpointError: the file is not a readable cgt checkpoint of a supported schema.
     """
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a directory, not a checkpoint file")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist (or is not a file)")
     raw = _load(path, map_location)
@@ -167,8 +172,19 @@ def read_checkpoint(
     if not isinstance(state_dict, dict) or not state_dict:
         raise CheckpointError(f"{path} is a cgt checkpoint without model weights ('state_dict')")
     if info.schema_version == 1:
-        return _from_schema_1(info, state_dict)
+        info, state_dict = _from_schema_1(info, state_dict)
+    if info.schema_version <= 2:
+        info = _from_schema_2(info)
     return info, state_dict
+
+
+def _from_schema_2(info: CheckpointInfo) -> CheckpointInfo:
+    """A schema-1 or -2 checkpoint in today's terms: its ``"paper"`` ring feature was built
+    from RDKit's SSSR rings, today's ``"sssr"``."""
+    config = dict(info.model_config)
+    if config.get("ring", "paper") == "paper":
+        config["ring"] = "sssr"
+    return replace(info, model_config=config)
 
 
 def _from_schema_1(

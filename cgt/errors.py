@@ -7,7 +7,13 @@ thousands can be found and fixed. All are :class:`ValueError` subclasses sharing
 
 from __future__ import annotations
 
-__all__ = ["MoleculeError", "InvalidSmilesError", "VocabularyError", "InvalidRowsError"]
+__all__ = [
+    "MoleculeError",
+    "InvalidSmilesError",
+    "VocabularyError",
+    "MoleculeTooLargeError",
+    "InvalidRowsError",
+]
 
 
 class MoleculeError(ValueError):
@@ -67,6 +73,13 @@ class VocabularyError(MoleculeError):
             f"{part} {index} ({description}) is not in the {featurizer!r} featurizer's "
             f"vocabulary: {why}",
         )
+
+
+class MoleculeTooLargeError(MoleculeError):
+    """A molecule with more atoms than allowed: its pair tensors (and the dense matrices of
+    featurizing) grow with the square of the atom count."""
+
+    kind = "molecule too large"
 
 
 class InvalidRowsError(ValueError):

@@ -33,7 +33,8 @@ class CGT(nn.Module):
         layers: number of :class:`~cgt.nn.layer.CGTLayer`.
         heads: attention heads per layer.
         steps: random-walk steps ``K`` of the pair and landing features.
-        ring: ring pair feature: ``"none"``, ``"paper"`` or ``"size"``
+        ring: ring pair feature: ``"none"``, ``"paper"`` (chordless cycles), ``"sssr"`` or
+            ``"size"``
             (see :class:`~cgt.nn.encoders.PairEncoder`).
         attention_dropout: dropout of the attention weights.
         dropout: dropout of the residual branches.

@@ -212,10 +212,11 @@ def test_a_schema_1_checkpoint_loads_as_it_predicted(tmp_path, featurizer):
     plain nn.Embedding; such a file must still load and predict the same."""
     torch.manual_seed(0)
     inputs = get_featurizer(featurizer).model_inputs.as_config()
-    model = CGT(**SMALL, **inputs, backend="torch").eval()
+    model = CGT(**{**SMALL, "ring": "sssr"}, **inputs, backend="torch").eval()
     entry = metadata(model, featurizer=featurizer)
     entry["schema_version"] = 1
     old_config = {k: v for k, v in model.config.items() if k not in inputs}
+    old_config["ring"] = "paper"  # before schema 3, "paper" meant SSSR rings
     old_config["featurizer"] = featurizer
     if featurizer == "zinc":
         old_config["num_atom_types"] = 28
@@ -274,3 +275,26 @@ def test_weights_that_do_not_fit_are_refused(tmp_path):
         CheckpointError, match=r"deep\.ckpt: .*missing: layers\.1\..*unexpected: none"
     ):
         model_from_checkpoint(save_model(tmp_path / "deep.ckpt", model, deeper))
+
+
+def test_a_schema_2_paper_model_loads_as_the_sssr_model_it_was(tmp_path):
+    """Before schema 3, ring="paper" meant SSSR rings: such a file must rebuild with
+    ring="sssr" and predict as it did; today's "paper" (chordless cycles) differs on a
+    bridged molecule, so reading it as "paper" would have changed its predictions."""
+    torch.manual_seed(0)
+    model = CGT(**{**SMALL, "ring": "sssr"}, backend="torch").eval()
+    entry = metadata(model)
+    entry["schema_version"] = 2
+    entry["model_config"] = {**model.config, "ring": "paper"}
+    rebuilt, info = model_from_checkpoint(save_model(tmp_path / "v2.ckpt", model, entry))
+    assert info.schema_version == 2 and rebuilt.config["ring"] == "sssr"
+    batch = Batch.from_data_list([featurize_smiles(s) for s in ("C1CC2CCC1C2", "CCO")])
+    paper = CGT(**{**SMALL, "ring": "paper"}, backend="torch").eval()
+    paper.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt.eval()(batch), model(batch))
+        assert not torch.allclose(paper(batch)[0], model(batch)[0])  # norbornane differs
+        torch.testing.assert_close(paper(batch)[1], model(batch)[1])  # ethanol has no ring
+    entry["schema_version"] = 3
+    rebuilt, _ = model_from_checkpoint(save_model(tmp_path / "v3.ckpt", model, entry))
+    assert rebuilt.config["ring"] == "paper"

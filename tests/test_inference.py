@@ -211,3 +211,50 @@ def test_refuses_a_plain_torch_file(tmp_path):
     torch.save({"state_dict": {}}, tmp_path / "plain.pt")
     with pytest.raises(CheckpointError, match=r"plain\.pt.*not a cgt checkpoint"):
         load_model(tmp_path / "plain.pt")
+
+
+def test_never_predicts_a_molecule_the_user_did_not_write(trained):
+    """RDKit reads "Cé" as methane and "CCé" as ethane; both must be refused, not predicted."""
+    _, path = trained
+    inputs = ["Cé", "CCé", "C C", "C", "C\udc80", "C" * 60 + "ccⲘ", "CC"]
+    table = load_model(path).predict(inputs, batch_size=3)
+    assert table["smiles"].tolist() == inputs
+    errors = table["error"].tolist()
+    assert [e == "" for e in errors] == [False, False, False, True, False, False, True]
+    assert "non-ASCII" in errors[0] and "non-ASCII" in errors[1] and "whitespace" in errors[2]
+    assert "non-ASCII" in errors[4] and "non-ASCII" in errors[5]
+    assert table["y"].isna().tolist() == [e != "" for e in errors]
+
+
+def test_a_molecule_above_max_atoms_gets_a_row_error(trained):
+    _, path = trained
+    predictor = load_model(path)
+    inputs = ["CCO", "C" * 40, "c1ccccc1O"]
+    table = predictor.predict(inputs, max_atoms=30)
+    errors = table["error"].tolist()
+    assert errors[0] == errors[2] == "" and "40 atoms, more than max_atoms=30" in errors[1]
+    assert table["y"].isna().tolist() == [False, True, False]
+    assert table["error"].iloc[1].count("\n") == 0
+    assert predictor.predict(inputs, max_atoms=40)["error"].tolist() == ["", "", ""]
+
+
+def test_batches_are_cut_by_pairs_without_changing_results(trained, monkeypatch):
+    """A large molecule among small ones runs in a batch of its own (max_pairs)."""
+    _, path = trained
+    predictor = load_model(path)
+    smiles, _ = zinc_test_smiles(12)
+    inputs = smiles[:5] + ["C" * 60] + smiles[5:]
+    reference = predictor.predict(inputs, batch_size=1)["y"].to_numpy()
+    seen: list[list[int]] = []
+    original = predictor._predict_graphs
+
+    def record(graphs):
+        seen.append([g.num_nodes for g in graphs])
+        return original(graphs)
+
+    monkeypatch.setattr(predictor, "_predict_graphs", record)
+    got = predictor.predict(inputs, batch_size=32, max_pairs=60 * 60)["y"].to_numpy()
+    np.testing.assert_allclose(got, reference, rtol=1e-5, atol=1e-5)
+    assert [60] in seen  # alone
+    assert all(sum(n * n for n in batch) <= 3600 for batch in seen if batch != [60])
+    assert len(seen) >= 3

@@ -31,7 +31,10 @@ sizes (correctness only: CPU timings of the interpreter mean nothing).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import math
+import os
 import statistics
 import sys
 import time
@@ -60,6 +63,166 @@ NAMES = ("y", "dq", "dk", "dv", "dpair_att", "dpair_val")
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 #: Norm-wise relative error allowed against the fp32 reference, per input dtype.
 TOLERANCE = {torch.float32: 1e-4, torch.float16: 1e-2, torch.bfloat16: 2e-2}
+
+
+# ----------------------------------------------------------------------------------
+# The GPU session's steps and their dry run
+# ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of ``gpu_session.sh``: its time limit (s), a wrapper tool, its arguments."""
+
+    name: str
+    limit_s: int
+    tool: str  # "-" or "memcheck" (compute-sanitizer --tool memcheck)
+    argv: tuple[str, ...]
+
+
+#: The GPU session, in order (``gpu_session.sh`` runs exactly these; ``--dry-run`` times
+#: them here). The table comes right after the check, so that no later step can take it
+#: away; torch.compile comes last with its own small limit. Limits add up to 510 s, which
+#: leaves ~90 s of a 600 s device call for the start and the versions.
+SESSION_STEPS = (
+    Step("check", 140, "-", ("--check",)),
+    Step("bench", 110, "-", ("--no-compile",)),
+    Step("memcheck", 90, "memcheck", ("--check", "--quick", "--dtypes", "fp32")),
+    Step("sweep", 80, "-", ("--sweep", "--dtypes", "fp32")),
+    Step("compiled", 90, "-", ("--compiled-only", "--cases", "zinc-128", "--dtypes", "fp32")),
+)
+#: The whole session must finish within this (one device call is at most 600 s).
+SESSION_BUDGET_S = 540
+
+#: Projection constants for ``--dry-run`` (GPU seconds): one Triton compilation of a
+#: kernel variant for sm_90 (non-spilling tiles took ~0.5-2 s with Triton 3.7; 2 s is
+#: conservative); one ``triton.testing.do_bench`` measurement (25 ms warm-up + 100 ms
+#: of repetitions + synchronisation); one Inductor compilation of a dynamo graph, forward
+#: and backward (a rough figure); starting Python, torch and CUDA in a step; the same
+#: under compute-sanitizer, whose kernels also run 10-100x slower.
+COMPILE_S, TIMED_S, INDUCTOR_GRAPH_S, START_S, SANITIZER_START_S = 2.0, 0.2, 8.0, 8.0, 25.0
+
+
+class _DryRun:
+    """State of ``--dry-run``: tiny inputs, and what would be compiled and timed."""
+
+    def __init__(self) -> None:
+        self.active = False
+        self.declared = "fp32"  # the dtype a GPU run would use (the interpreter has no bf16)
+        self.variants: set[tuple] = set()
+        self.timed = 0
+        self.backend: Callable | None = None  # counts dynamo graphs instead of Inductor
+
+    def launched(self, kernel: str, constexprs: dict) -> None:
+        """A launch: one variant per kernel, dtype and compile-time constants (the
+        dropout-mask kernel reads no input tensor of the dtype)."""
+        dtype = "-" if kernel == "_dropout_mask_kernel" else self.declared
+        self.variants.add((kernel, dtype, tuple(sorted(constexprs.items()))))
+
+
+DRY_RUN = _DryRun()
+
+
+def dry_sizes(sizes: list[int]) -> list[int]:
+    """``sizes`` as they are, or at most 4 graphs of at most 5 nodes in a dry run (what is
+    compiled depends on the tile, head shape, dropout and dtype, not on the sizes)."""
+    return [min(n, 5) for n in sizes[:4]] if DRY_RUN.active else sizes
+
+
+def executable(dtype: torch.dtype) -> torch.dtype:
+    """The dtype to run: bf16 runs as fp16 in a dry run (the interpreter has no bf16)."""
+    return torch.float16 if DRY_RUN.active and dtype == torch.bfloat16 else dtype
+
+
+@contextmanager
+def declared_dtype(name: str):
+    previous, DRY_RUN.declared = DRY_RUN.declared, name
+    try:
+        yield
+    finally:
+        DRY_RUN.declared = previous
+
+
+class _CountedKernel:
+    """A Triton kernel whose launches are recorded (``kernel[grid](...)``)."""
+
+    def __init__(self, name: str, kernel) -> None:
+        self.name, self.kernel = name, kernel
+
+    def __getitem__(self, grid):
+        launch = self.kernel[grid]
+
+        def run(*args, **constexprs):
+            DRY_RUN.launched(self.name, constexprs)
+            return launch(*args, **constexprs)
+
+        return run
+
+
+def count_launches() -> None:
+    """Records every kernel launch of :mod:`cgt.kernels` (the dry run)."""
+    from cgt.kernels import csa, dropout
+
+    for module in (csa, dropout):
+        for name in dir(module):
+            if name.endswith("_kernel") and not isinstance(getattr(module, name), _CountedKernel):
+                setattr(module, name, _CountedKernel(name, getattr(module, name)))
+
+
+def dry_run(main: Callable[[list[str]], int]) -> int:
+    """Runs every step of SESSION_STEPS here under the interpreter, at tiny sizes, and
+    prints the projected GPU time of each from what it would compile and time."""
+    import torch._dynamo.testing
+
+    DRY_RUN.active = True
+    count_launches()
+    compiled_before: set[tuple] = set()
+    print("# dry run of gpu_session.sh under the Triton interpreter (tiny sizes)")
+    print(
+        f"# projection: {COMPILE_S} s per new kernel variant (Triton's disk cache serves "
+        f"later steps), {TIMED_S} s per timed measurement, {INDUCTOR_GRAPH_S} s per "
+        f"Inductor graph, {START_S} s start ({SANITIZER_START_S} s under compute-sanitizer)"
+    )
+    header = (
+        f"{'step':<9} {'limit s':>7} {'variants':>8} {'new compiles':>12} {'timed':>6} "
+        f"{'graphs':>6} {'projected s':>11} {'here s':>7}  status"
+    )
+    print(header)
+    total_limit = total_projected = 0.0
+    ok = True
+    for step in SESSION_STEPS:
+        DRY_RUN.variants, DRY_RUN.timed = set(), 0
+        counter = torch._dynamo.testing.CompileCounter()
+        DRY_RUN.backend = counter
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            status = main(list(step.argv))
+        seconds = time.perf_counter() - start
+        new = DRY_RUN.variants - compiled_before
+        compiled_before |= DRY_RUN.variants
+        graphs = counter.frame_count
+        projected = (
+            (SANITIZER_START_S if step.tool == "memcheck" else START_S)
+            + len(new) * COMPILE_S
+            + DRY_RUN.timed * TIMED_S
+            + graphs * INDUCTOR_GRAPH_S
+        )
+        fits = projected <= step.limit_s and status == 0 and "FAIL" not in out.getvalue()
+        ok &= fits
+        total_limit += step.limit_s
+        total_projected += projected
+        print(
+            f"{step.name:<9} {step.limit_s:>7} {len(DRY_RUN.variants):>8} {len(new):>12} "
+            f"{DRY_RUN.timed:>6} {graphs:>6} {projected:>11.0f} {seconds:>7.1f}  "
+            f"{'ok' if fits else 'OVER LIMIT or FAILED'}"
+        )
+    ok &= total_limit <= SESSION_BUDGET_S
+    print(
+        f"{'total':<9} {total_limit:>7.0f} {'':>8} {len(compiled_before):>12} {'':>6} {'':>6} "
+        f"{total_projected:>11.0f}  budget {SESSION_BUDGET_S} s: "
+        f"{'ok' if ok else 'EXCEEDED'}"
+    )
+    return 0 if ok else 1
 
 
 # ----------------------------------------------------------------------------------
@@ -136,16 +299,23 @@ class CheckCase:
     heads: int
     dropout_p: float = 0.0
     options: dict = field(default_factory=dict)
+    dtypes: tuple[str, ...] | None = None  # checked in these dtypes only (None: all asked)
 
 
-TILE_32X16 = dict(block_m=32, block_n=16, heads_per_program=8, num_warps=8)
-TILE_8X8 = dict(block_m=8, block_n=8, heads_per_program=1)
+#: The other tile the check compiles: 32x8 with 2 heads per program and 8 warps compiles
+#: for sm_90 without spills (compile_check.py: at most 173 registers). The former 32x16
+#: tile with 8 heads per program spilled and took ~60 s to compile over three dtypes.
+TILE_32X8 = dict(block_m=32, block_n=8, heads_per_program=2, num_warps=8)
 
 
 def check_cases(tiny: bool, generator: torch.Generator) -> list[CheckCase]:
+    """The correctness cases: the default tile in every dtype asked for (with and without
+    dropout), then one other tile, a padded head dimension and empty graphs in fp32 only:
+    each new (tile, head shape, dropout, dtype) is a compilation of 2-3 kernels, and the
+    whole GPU session must fit one call (see SESSION_STEPS)."""
     if tiny:
         return [
-            CheckCase("tiny", [1, 2, 17, 37], 8, 2, options=dict(block_m=16, block_n=8)),
+            CheckCase("tiny", [0, 1, 2, 17, 0, 37], 8, 2, options=dict(block_m=16, block_n=8)),
             CheckCase("tiny dropout", [3, 20], 8, 2, 0.5, dict(block_n=8)),
             CheckCase("tiny 3 heads", [9, 1, 12], 12, 3, options=dict(block_m=8, block_n=8)),
         ]
@@ -156,15 +326,15 @@ def check_cases(tiny: bool, generator: torch.Generator) -> list[CheckCase]:
         CheckCase("mixed dropout", mixed, 64, 8, 0.5),
         CheckCase("zinc-128", zinc, 64, 8),
         CheckCase("zinc-128 dropout", zinc, 64, 8, 0.5),
-        CheckCase("C=48 H=3", [3, 40, 1, 90], 48, 3),
-        CheckCase("C=36 H=6 (d=6)", [3, 40, 1, 90], 36, 6, 0.3),
-        CheckCase("32x16 tile, 8 heads", mixed, 64, 8, 0.5, TILE_32X16),
-        CheckCase("8x8 tile, 1 head", mixed, 64, 8, 0.0, TILE_8X8),
+        CheckCase("empty graphs", [0, 3, 0, 40, 0, 1, 0], 64, 8, 0.5, dtypes=("fp32",)),
+        CheckCase("C=36 H=6 (d=6)", [3, 40, 1, 90], 36, 6, 0.3, dtypes=("fp32",)),
+        CheckCase("32x8 tile, 2 heads", mixed, 64, 8, 0.5, TILE_32X8, dtypes=("fp32",)),
     ]
 
 
 def check_case(case: CheckCase, dtype: torch.dtype, device: str) -> bool:
-    inputs, ptr, dy = make_inputs(case.sizes, case.channels, dtype, device)
+    dtype = executable(dtype)
+    inputs, ptr, dy = make_inputs(dry_sizes(case.sizes), case.channels, dtype, device)
     seed = 1234
     kwargs = dict(dropout_p=case.dropout_p, seed=seed, **case.options)
     with poisoned_buffers():
@@ -235,8 +405,9 @@ def check_int64_offsets(
     return ok
 
 
-#: The cases of ``--check --quick`` (e.g. under compute-sanitizer, which is slow).
-QUICK_CASES = ("mixed", "mixed dropout", "C=36 H=6 (d=6)")
+#: The cases of ``--check --quick`` (under compute-sanitizer, which is slow): the default
+#: tile with and without dropout, and empty graphs (no programs for them, nothing written).
+QUICK_CASES = ("mixed", "mixed dropout", "empty graphs")
 
 
 def run_check(device: str, tiny: bool, dtypes: list[str], quick: bool = False) -> bool:
@@ -250,9 +421,15 @@ def run_check(device: str, tiny: bool, dtypes: list[str], quick: bool = False) -
         if quick and case.name not in QUICK_CASES:
             continue
         for dtype in dtypes:
-            ok &= check_case(case, DTYPES[dtype], device)
+            if case.dtypes is None or dtype in case.dtypes:
+                with declared_dtype(dtype):
+                    ok &= check_case(case, DTYPES[dtype], device)
     if not (tiny or quick):
-        ok &= check_int64_offsets(device)
+        with declared_dtype("bf16"):
+            if DRY_RUN.active:
+                ok &= check_int64_offsets(device, big=20, small=3, dtype=torch.float16)
+            else:
+                ok &= check_int64_offsets(device)
     print("# check", "PASSED" if ok else "FAILED")
     return ok
 
@@ -281,6 +458,7 @@ def bench_cases(tiny: bool, generator: torch.Generator) -> dict[str, list[int]]:
 
 
 def median_ms(fn: Callable[[], object], device: str) -> float:
+    DRY_RUN.timed += 1
     if device == "cuda":
         import triton.testing
 
@@ -349,8 +527,15 @@ class Impl:
 
 
 def run_bench(
-    device: str, tiny: bool, dtypes: list[str], cases: list[str] | None, compile_backend: str | None
+    device: str,
+    tiny: bool,
+    dtypes: list[str],
+    cases: list[str] | None,
+    compile_backend: str | Callable | None,
+    only_compiled: bool = False,
 ) -> None:
+    """The benchmark table; ``only_compiled``: the torch.compile rows alone (the session's
+    last step, so that its compilation time cannot take the table with it)."""
     channels, heads = (8, 2) if tiny else (64, 8)
     generator = torch.Generator().manual_seed(0)
     all_cases = bench_cases(tiny, generator)
@@ -370,6 +555,8 @@ def run_bench(
     )
     print(header)
     compiled = None
+    backend_name = getattr(compile_backend, "__name__", type(compile_backend).__name__)
+    backend_name = compile_backend if isinstance(compile_backend, str) else backend_name
     if compile_backend is not None:
         # One compiled reference serves every case, dtype and grad mode: let dynamo keep
         # them all instead of falling back to eager after its default 8 recompilations.
@@ -378,20 +565,21 @@ def run_bench(
                 setattr(torch._dynamo.config, name, 64)
         compiled = torch.compile(reference, backend=compile_backend)
     for case in cases or list(all_cases):
-        sizes = all_cases[case]
+        sizes = dry_sizes(all_cases[case])
         for dtype_name in dtypes:
-            dtype = DTYPES[dtype_name]
+            dtype = executable(DTYPES[dtype_name])
             inputs, ptr, dy = make_inputs(sizes, channels, dtype, device)
-            impls = [
+            impls = [] if only_compiled else [
                 Impl("kernel", kernels.chromatic_attention, {}),
                 Impl("kernel p=0.5", kernels.chromatic_attention, dict(dropout_p=0.5)),
                 Impl("eager", reference, {}),
-            ]
+            ]  # fmt: skip
             if compiled is not None:
-                impls.append(Impl(f"compiled ({compile_backend})", compiled, {}))
+                impls.append(Impl(f"compiled ({backend_name})", compiled, {}))
             fwd_bytes, bwd_bytes = kernel_bytes(sizes, channels, dtype)
             results = {}
             for impl in impls:
+                DRY_RUN.declared = dtype_name
                 call = partial(impl.fn, *inputs, ptr, heads, **impl.kwargs)
                 fwd = partial(no_grad_call, call)
                 fwd_bwd = partial(forward_backward, impl.fn, inputs, dy, ptr, heads, **impl.kwargs)
@@ -416,6 +604,8 @@ def run_bench(
                     f"{row['fwd_peak'] / 1e6:>9.1f} {row['fb_peak'] / 1e6:>9.1f} "
                     f"{row['saved'] / 1e6:>8.2f} {bandwidth}"
                 )
+            if only_compiled:
+                continue
             ours, eager = results["kernel"], results["eager"]
             saved = ours["saved"] / max(eager["saved"], 1)
             summary = (
@@ -423,7 +613,7 @@ def run_bench(
                 f"for backward {saved:.3f} of eager's"
             )
             if compiled is not None:
-                other = results[f"compiled ({compile_backend})"]
+                other = results[f"compiled ({backend_name})"]
                 summary += f"; f+b speed-up vs compiled {other['fb'] / ours['fb']:.1f}x"
             print(summary)
 
@@ -440,7 +630,6 @@ def run_sweep(device: str, dtypes: list[str]) -> None:
         (16, 16, 2, 8),
         (32, 8, 2, 8),
         (16, 8, 8, 8),
-        (32, 16, 8, 8),
     ]
     generator = torch.Generator().manual_seed(0)
     cases = {"zinc-128": zinc_sizes(128, generator), "n512": [512] * 8}
@@ -451,7 +640,9 @@ def run_sweep(device: str, dtypes: list[str]) -> None:
     print(f"{'case':<9} {'dtype':<5} {'tile':<16} {'fwd ms':>8} {'f+b ms':>8}")
     for case, sizes in cases.items():
         for dtype_name in dtypes:
-            inputs, ptr, dy = make_inputs(sizes, 64, DTYPES[dtype_name], device)
+            DRY_RUN.declared = dtype_name
+            dtype = executable(DTYPES[dtype_name])
+            inputs, ptr, dy = make_inputs(dry_sizes(sizes), 64, dtype, device)
             for block_m, block_n, hpp, warps in configs:
                 options = dict(
                     block_m=block_m, block_n=block_n, heads_per_program=hpp, num_warps=warps
@@ -499,10 +690,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", nargs="+", help="benchmark cases (default: all)")
     parser.add_argument("--dtypes", nargs="+", choices=list(DTYPES), help="default: fp32 bf16")
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile rows")
+    parser.add_argument(
+        "--compiled-only", action="store_true", help="only the torch.compile rows of the table"
+    )
+    mode.add_argument(
+        "--session-steps",
+        action="store_true",
+        help="print the GPU session's steps (name, limit s, tool, arguments), one a line",
+    )
+    mode.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="run every session step here (TRITON_INTERPRET=1, tiny sizes) and print its "
+        "projected GPU time from what it compiles and times",
+    )
     args = parser.parse_args(argv)
-    sys.stdout.reconfigure(line_buffering=True)  # rows appear as they are measured
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)  # rows appear as they are measured
 
+    if args.session_steps:
+        for step in SESSION_STEPS:
+            print(step.name, step.limit_s, step.tool, *step.argv)
+        return 0
+    if args.dry_run:
+        if os.environ.get("TRITON_INTERPRET") != "1":
+            parser.error("--dry-run runs the kernels through the interpreter: TRITON_INTERPRET=1")
+        return dry_run(main)
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    if DRY_RUN.active:
+        device = "cpu"
     if args.tiny:
         # The interpreter has no bf16; "eager" compiles nothing but runs torch.compile's path.
         dtypes = args.dtypes or ["fp32", "fp16"]
@@ -512,7 +728,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.saved:
         run_saved(device, args.dtypes or ["fp32"], args.cases)
         return 0
-    if device != "cuda":
+    if device != "cuda" and not DRY_RUN.active:
         parser.error("needs a CUDA GPU (use --tiny under TRITON_INTERPRET=1 on CPU)")
     if args.check:
         dtypes = args.dtypes or ["fp32", "bf16", "fp16"]
@@ -521,7 +737,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.sweep:
         run_sweep(device, dtypes)
         return 0
-    run_bench(device, False, dtypes, args.cases, None if args.no_compile else "inductor")
+    backend = DRY_RUN.backend if DRY_RUN.active else "inductor"
+    run_bench(
+        device, False, dtypes, args.cases, None if args.no_compile else backend, args.compiled_only
+    )
     return 0
 
 

@@ -14,14 +14,16 @@ one output row, in input order. A summary line goes to stderr.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 import torch
 
 from cgt.checkpoint import CheckpointError
-from cgt.inference import DEFAULT_BATCH_SIZE, ERROR_COLUMN, load_model
+from cgt.inference import DEFAULT_BATCH_SIZE, DEFAULT_MAX_ATOMS, ERROR_COLUMN, load_model
 
 EXIT_OK = 0
 EXIT_INVALID_ROWS = 1
@@ -36,7 +38,8 @@ exit status:
   {EXIT_INVALID_ROWS}  --strict and at least one row could not be predicted: those rows are listed
      on stderr and no output is written
   {EXIT_USAGE}  usage error, unreadable or invalid checkpoint, unreadable input file or missing
-     SMILES column, or an output file that cannot be written
+     SMILES column, an output file that cannot be written, or --output naming the input
+     file (the output is written to a temporary file and renamed, never half-written)
 
 examples:
   python -m cgt.predict --checkpoint runs/zinc/checkpoints/best.ckpt --smiles CCO 'c1ccccc1O'
@@ -73,6 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=DEFAULT_BATCH_SIZE,
         help=f"molecules per forward pass (default: {DEFAULT_BATCH_SIZE}; more on a GPU)",
+    )
+    parser.add_argument(
+        "--max-atoms",
+        type=int,
+        default=DEFAULT_MAX_ATOMS,
+        help=f"larger molecules get an error row (memory grows with the square of the atom "
+        f"count; default: {DEFAULT_MAX_ATOMS})",
     )
     parser.add_argument(
         "--device", default="cpu", help="torch device for the model, e.g. cpu, cuda (default: cpu)"
@@ -148,24 +158,68 @@ def describe_invalid(predictions: pd.DataFrame, limit: int = MAX_LISTED_ROWS) ->
     return lines
 
 
+def _same_file(a: Path, b: str) -> bool:
+    """Whether ``b`` names the file ``a`` (the same path, or a link to it)."""
+    try:
+        return Path(a).resolve() == Path(b).resolve() or os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def write_atomically(table: pd.DataFrame, path: Path) -> None:
+    """Writes ``table`` as CSV to a temporary file next to ``path``, then renames it over
+    ``path``: a failure or a kill never leaves a half-written file under its final name."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # as a plainly created file (mkstemp: 0600)
+        table.to_csv(temporary, index=False)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def _encodable(value: object) -> object:
+    """A cell that UTF-8 can write: lone surrogates (from undecodable command-line bytes) are
+    written as backslash escapes instead of making the write fail."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (see ``--help``)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         parser.error(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.max_atoms < 1:
+        parser.error(f"--max-atoms must be at least 1, got {args.max_atoms}")
     if args.threads is not None:
         if args.threads < 1:
             parser.error(f"--threads must be at least 1, got {args.threads}")
         torch.set_num_threads(args.threads)
 
+    if args.input is not None and args.output != "-" and _same_file(args.input, args.output):
+        print(
+            f"error: --output {args.output} is the input file: choose another output "
+            "(the input is never overwritten)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     try:
         if args.input is not None:
             inputs, smiles = read_input(args.input, args.smiles_column)
             source = str(args.input)
         else:
             smiles = list(args.smiles)
-            inputs = pd.DataFrame({"smiles": smiles})
+            inputs = pd.DataFrame({"smiles": pd.Series(smiles, dtype=object)})  # any str
             source = "--smiles"
         model = load_model(args.checkpoint, device=args.device)
     except (CheckpointError, FileNotFoundError, ValueError, RuntimeError) as err:
@@ -173,7 +227,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
 
     progress = not args.no_progress and len(smiles) >= PROGRESS_MIN_ROWS
-    predictions = model.predict(smiles, batch_size=args.batch_size, progress=progress)
+    predictions = model.predict(
+        smiles, batch_size=args.batch_size, progress=progress, max_atoms=args.max_atoms
+    )
     num_invalid = int((predictions[ERROR_COLUMN] != "").sum())
     summary = (
         f"{source}: {len(predictions)} rows, {len(predictions) - num_invalid} valid, "
@@ -185,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INVALID_ROWS
 
     table, note = join_predictions(inputs, predictions)
+    table = table.map(_encodable)
     if note:
         print(f"note: {note}", file=sys.stderr)
     try:
@@ -192,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             table.to_csv(sys.stdout, index=False)
             sys.stdout.flush()
         else:
-            table.to_csv(args.output, index=False)
+            write_atomically(table, Path(args.output))
     except OSError as err:
         print(f"error: cannot write {args.output}: {err}", file=sys.stderr)
         return EXIT_USAGE

@@ -13,6 +13,7 @@ import pandas as pd
 from cgt.data.cache import cache_dir, cache_key, file_digest, load_or_build
 from cgt.data.featurizers import get_featurizer
 from cgt.data.graph_store import GraphStore
+from cgt.data.rings import RINGS_VERSION
 from cgt.data.smiles_to_graph import featurize_rows
 from cgt.errors import InvalidRowsError
 
@@ -72,6 +73,7 @@ class CSVDataset(GraphStore):
             target_columns=self.target_names,
             featurizer=chosen.name,
             featurizer_version=chosen.version,
+            rings_version=RINGS_VERSION,
         )
         file = cache_dir(root) / f"csv-{self.path.stem}-{chosen.name}-{key[:16]}.pt"
         payload = load_or_build(

@@ -19,10 +19,16 @@ from cgt.data.molgraph import MolGraph
 
 __all__ = ["GraphStore"]
 
-_ALONG_COLUMNS = ("edge_index", "ring_index")  # [2, X] fields, concatenated along dim 1
+# [2, X] fields, concatenated along dim 1
+_ALONG_COLUMNS = ("edge_index", "ring_index", "cycle_index")
 # What each row of an index field counts, i.e. what it is offset by when graphs are batched
-# (as MolGraph.__inc__ says): edge_index by atoms, ring_index by atoms and by rings.
-_INCREMENTS = {"edge_index": ("atoms", "atoms"), "ring_index": ("atoms", "rings")}
+# (as MolGraph.__inc__ says): edge_index by atoms, ring_index by atoms and by rings,
+# cycle_index by atoms and by cycles.
+_INCREMENTS = {
+    "edge_index": ("atoms", "atoms"),
+    "ring_index": ("atoms", "rings"),
+    "cycle_index": ("atoms", "cycles"),
+}
 
 
 class GraphStore(Dataset):
@@ -122,6 +128,7 @@ class GraphStore(Dataset):
         counts = {"atoms": self._num_nodes_tensor[index]}
         offsets = self._offset_tensors
         counts["rings"] = offsets["ring_size"][index + 1] - offsets["ring_size"][index]
+        counts["cycles"] = offsets["cycle_size"][index + 1] - offsets["cycle_size"][index]
         starts = {name: _exclusive_cumsum(count) for name, count in counts.items()}
         out = Batch(_base_cls=MolGraph)
         slice_dict: dict[str, Tensor] = {}

@@ -54,10 +54,12 @@ class PairFeatures:
         kind: Long[P]: 0 self, 1 no bond, 2 single, 3 double, 4 triple, 5 aromatic.
         random_walk: Float[P, K]: column ``k-1`` = ``(P^k)_ij``.
         landing: Float[N, K]: ``(P^k)_ii`` per node.
-        ring: Long[P]: 0 no common ring (always for ``i == j``), 1 common ring and
-            bonded, 2 common ring and not bonded.
-        ring_size: Long[P]: size of the smallest common ring, 0 if none (and ``i == j``).
-        ring_aromatic: Bool[P]: ``i != j`` share an aromatic ring.
+        ring: Long[P]: the paper's ring feature: 0 no common chordless cycle of at most
+            :data:`~cgt.data.rings.MAX_CYCLE_LENGTH` atoms (always for ``i == j``), 1 common
+            cycle and bonded, 2 common cycle and not bonded.
+        ring_sssr: Long[P]: the same three categories from RDKit's SSSR rings.
+        ring_size: Long[P]: size of the smallest common SSSR ring, 0 if none (and ``i == j``).
+        ring_aromatic: Bool[P]: ``i != j`` share an aromatic SSSR ring.
     """
 
     index: PairIndex
@@ -66,6 +68,7 @@ class PairFeatures:
     random_walk: Tensor
     landing: Tensor
     ring: Tensor
+    ring_sssr: Tensor
     ring_size: Tensor
     ring_aromatic: Tensor
 
@@ -75,7 +78,8 @@ def pair_features(batch: Data, steps: int) -> PairFeatures:
 
     Args:
         batch: a ``torch_geometric`` ``Batch`` of molecule graphs with ``ptr``, ``batch``,
-            ``edge_index``, ``bond_type``, ``ring_index``, ``ring_size``, ``ring_aromatic``.
+            ``edge_index``, ``bond_type``, ``ring_index``, ``ring_size``, ``ring_aromatic``,
+            ``cycle_index``, ``cycle_size``.
         steps: number of random-walk steps ``K`` (>= 1).
 
     Returns:
@@ -121,18 +125,8 @@ def pair_features(batch: Data, steps: int) -> PairFeatures:
         torch.index_select(power.view(-1), 0, node_flat, out=landing[k])
     random_walk, landing = random_walk.t().contiguous(), landing.t().contiguous()
 
-    # Rings: every ordered pair of members of every ring, then reduce per packed pair.
-    atoms, ring_id = batch.ring_index
-    order = torch.argsort(ring_id, stable=True)
-    members, ring_id = atoms[order], ring_id[order]
-    counts = torch.bincount(ring_id, minlength=batch.ring_size.numel())
-    ring_ptr = torch.zeros(counts.numel() + 1, dtype=torch.long, device=device)
-    torch.cumsum(counts, 0, out=ring_ptr[1:])
-    within = pair_index(ring_ptr)
-    a, b, of_ring = members[within.row], members[within.col], within.graph
-    distinct = a != b
-    a, b, of_ring = a[distinct], b[distinct], of_ring[distinct]
-    where = pair_position(ptr, index.pair_ptr, node_graph, a, b)
+    # SSSR rings: every ordered pair of members of every ring, then reduce per packed pair.
+    where, of_ring = _ring_pairs(batch.ring_index, batch.ring_size.numel(), ptr, index, node_graph)
     no_ring = torch.iinfo(torch.long).max
     ring_size = torch.full((num_pairs,), no_ring, dtype=torch.long, device=device)
     ring_size = ring_size.scatter_reduce(0, where, batch.ring_size[of_ring], "amin")
@@ -140,7 +134,13 @@ def pair_features(batch: Data, steps: int) -> PairFeatures:
     ring_size = ring_size.masked_fill(~shared, 0)
     ring_aromatic = torch.zeros(num_pairs, dtype=torch.bool, device=device)
     ring_aromatic[where[batch.ring_aromatic[of_ring]]] = True
-    ring = torch.where(shared, torch.where(kind >= 2, 1, 2), 0)
+    bonded = torch.where(kind >= 2, 1, 2)
+    ring_sssr = torch.where(shared, bonded, 0)
+    # Chordless cycles (the paper's rings), the same way.
+    where, _ = _ring_pairs(batch.cycle_index, batch.cycle_size.numel(), ptr, index, node_graph)
+    in_cycle = torch.zeros(num_pairs, dtype=torch.bool, device=device)
+    in_cycle[where] = True
+    ring = torch.where(in_cycle, bonded, 0)
 
     return PairFeatures(
         index=index,
@@ -149,6 +149,28 @@ def pair_features(batch: Data, steps: int) -> PairFeatures:
         random_walk=random_walk,
         landing=landing,
         ring=ring,
+        ring_sssr=ring_sssr,
         ring_size=ring_size,
         ring_aromatic=ring_aromatic,
     )
+
+
+def _ring_pairs(
+    membership: Tensor, num_rings: int, ptr: Tensor, index: PairIndex, node_graph: Tensor
+) -> tuple[Tensor, Tensor]:
+    """The packed pair of every ordered pair of distinct atoms of every ring, and its ring.
+
+    ``membership`` is ``[2, M]`` (atom, ring id) of the batch; a pair in several rings
+    appears once per ring.
+    """
+    atoms, ring_id = membership
+    order = torch.argsort(ring_id, stable=True)
+    members, ring_id = atoms[order], ring_id[order]
+    counts = torch.bincount(ring_id, minlength=num_rings)
+    ring_ptr = torch.zeros(counts.numel() + 1, dtype=torch.long, device=atoms.device)
+    torch.cumsum(counts, 0, out=ring_ptr[1:])
+    within = pair_index(ring_ptr)
+    a, b, of_ring = members[within.row], members[within.col], within.graph
+    distinct = a != b
+    a, b, of_ring = a[distinct], b[distinct], of_ring[distinct]
+    return pair_position(ptr, index.pair_ptr, node_graph, a, b), of_ring

@@ -18,10 +18,11 @@ import torch
 from cgt.data.featurizers import get_featurizer
 from cgt.data.molgraph import MolGraph
 from cgt.data.rings import ring_fields
-from cgt.data.smiles import SmilesParser, parse_smiles
-from cgt.errors import InvalidSmilesError, MoleculeError
+from cgt.data.smiles import SmilesParser
+from cgt.errors import InvalidSmilesError, MoleculeError, MoleculeTooLargeError
 
 __all__ = [
+    "MAX_ATOMS",
     "graph_arrays",
     "arrays_to_graph",
     "featurize_smiles",
@@ -31,19 +32,38 @@ __all__ = [
 ]
 
 
+#: Largest molecule featurized by default (atoms after parsing, hydrogens implicit).
+#: Featurizing reads dense n×n bond matrices and the model's pair tensors grow with n²: a
+#: 20,000-atom chain (a 20,000-character SMILES) would take gigabytes before any check
+#: further on. A larger molecule is a :class:`~cgt.errors.MoleculeTooLargeError`.
+MAX_ATOMS = 1000
+
+
 def graph_arrays(
-    smiles: str, featurizer: str = "zinc", parser: SmilesParser | None = None
+    smiles: str,
+    featurizer: str = "zinc",
+    parser: SmilesParser | None = None,
+    max_atoms: int | None = MAX_ATOMS,
 ) -> dict[str, np.ndarray]:
     """The fields of :func:`featurize_smiles` as numpy arrays, without ``smiles``.
 
     ``num_nodes`` is a 0-d int64 array. ``parser``: an entered :class:`SmilesParser` to
-    reuse (faster in loops); by default one is opened for this call.
+    reuse (faster in loops); by default one is opened for this call. ``max_atoms``: a
+    molecule with more atoms raises :class:`~cgt.errors.MoleculeTooLargeError` (``None``:
+    no limit).
     """
     chosen = get_featurizer(featurizer)
     if parser is None:
-        mol = parse_smiles(smiles)
+        with SmilesParser() as parser:
+            mol = parser.parse(smiles, max_atoms)
     else:
-        mol = parser.parse(smiles)
+        mol = parser.parse(smiles, max_atoms)
+    if max_atoms is not None and mol.GetNumAtoms() > max_atoms:
+        raise MoleculeTooLargeError(
+            smiles,
+            f"{mol.GetNumAtoms()} atoms, more than max_atoms={max_atoms} (memory grows with "
+            "the square of the atom count)",
+        )
     fields = ring_fields(mol)
     fields.update(chosen.featurize(mol, smiles))
     fields["num_nodes"] = np.array(mol.GetNumAtoms(), dtype=np.int64)
@@ -77,7 +97,8 @@ def featurize_smiles(smiles: str, featurizer: str = "zinc") -> MolGraph:
     Returns:
         A :class:`MolGraph` with ``num_nodes``, ``smiles``, ``edge_index`` Long[2, E],
         ``bond_type`` Long[E], ``ring_index`` Long[2, M], ``ring_size`` Long[R],
-        ``ring_aromatic`` Bool[R] and the featurizer's fields (``atom_type`` Long[n] for
+        ``ring_aromatic`` Bool[R], ``cycle_index`` Long[2, Mc], ``cycle_size`` Long[Rc]
+        (:mod:`cgt.data.rings`) and the featurizer's fields (``atom_type`` Long[n] for
         "zinc"; ``x`` Long[n, F] and ``edge_attr`` Long[E, Fb] for "atom").
 
     Raises:
@@ -89,7 +110,7 @@ def featurize_smiles(smiles: str, featurizer: str = "zinc") -> MolGraph:
 
 
 def featurize_arrays(
-    smiles: Iterable[Any], featurizer: str = "zinc"
+    smiles: Iterable[Any], featurizer: str = "zinc", max_atoms: int | None = MAX_ATOMS
 ) -> list[dict[str, np.ndarray] | MoleculeError]:
     """Featurizes many inputs; an input that fails gives its error in its place.
 
@@ -97,11 +118,12 @@ def featurize_arrays(
         smiles: the inputs; anything that is not a string (an empty cell read as NaN,
             ``None``) is a missing SMILES, reported like an invalid one.
         featurizer: a registered featurizer name.
+        max_atoms: larger molecules are errors (see :data:`MAX_ATOMS`; ``None``: no limit).
 
     Returns:
         One entry per input, in input order: the arrays of :func:`graph_arrays`, or the
         :class:`~cgt.errors.MoleculeError` (invalid or missing SMILES, atom outside the
-        vocabulary) that explains why that input has no graph.
+        vocabulary, too many atoms) that explains why that input has no graph.
     """
     get_featurizer(featurizer)
     out: list[dict[str, np.ndarray] | MoleculeError] = []
@@ -113,14 +135,14 @@ def featurize_arrays(
                 )
                 continue
             try:
-                out.append(graph_arrays(text, featurizer, parser))
+                out.append(graph_arrays(text, featurizer, parser, max_atoms))
             except MoleculeError as error:
                 out.append(error)
     return out
 
 
 def featurize_many(
-    smiles: Iterable[Any], featurizer: str = "zinc"
+    smiles: Iterable[Any], featurizer: str = "zinc", max_atoms: int | None = MAX_ATOMS
 ) -> list[MolGraph | MoleculeError]:
     """Featurizes many SMILES into graphs; an input that fails gives its error in its place.
 
@@ -132,7 +154,9 @@ def featurize_many(
     # Wrapped in a second pass: alternating RDKit and PyG work per molecule is ~8% slower.
     return [
         value if isinstance(value, MoleculeError) else arrays_to_graph(value, text)
-        for value, text in zip(featurize_arrays(texts, featurizer), texts, strict=True)
+        for value, text in zip(
+            featurize_arrays(texts, featurizer, max_atoms), texts, strict=True
+        )
     ]
 
 

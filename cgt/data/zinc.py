@@ -11,6 +11,7 @@ import pandas as pd
 from cgt.data.cache import cache_dir, cache_key, file_digest, load_or_build
 from cgt.data.featurizers import get_featurizer
 from cgt.data.graph_store import GraphStore
+from cgt.data.rings import RINGS_VERSION
 from cgt.data.smiles_to_graph import featurize_rows
 from cgt.data.splits import SPLIT_NAMES
 from cgt.errors import InvalidRowsError
@@ -49,7 +50,7 @@ class ZINC(GraphStore):
     Items are :class:`~cgt.data.MolGraph` with ``y`` Float[1, 1] (constrained solubility)
     and ``smiles``. The processed split is cached on disk under ``root`` (default
     ``$CGT_CACHE_DIR`` or ``~/.cache/cgt``), keyed by the file's content and the
-    featurizer's name and version; a stale or corrupted cache file is rebuilt.
+    featurizer's name and version and the rings version; a stale or corrupted cache file is rebuilt.
 
     Args:
         split: ``"train"``, ``"val"`` or ``"test"``.
@@ -80,6 +81,7 @@ class ZINC(GraphStore):
             split=split,
             featurizer=chosen.name,
             featurizer_version=chosen.version,
+            rings_version=RINGS_VERSION,
         )
         name = "zinc12k" if subset and path is None else "zinc"
         file = cache_dir(root) / f"{name}-{split}-{chosen.name}-{key[:16]}.pt"

@@ -9,9 +9,11 @@ from torch import Tensor, nn
 
 __all__ = ["NodeEncoder", "PairEncoder", "RING_FEATURES", "NUM_PAIR_KINDS", "MAX_RING_SIZE"]
 
-#: Accepted values of ``ring``: no ring feature, the paper's 3-way one, or the paper's
-#: plus the size of the smallest common ring and whether the pair shares an aromatic ring.
-RING_FEATURES = ("none", "paper", "size")
+#: Accepted values of ``ring``: no ring feature; the paper's 3-way one (rings are chordless
+#: cycles); the same 3-way feature from RDKit's SSSR rings (``"paper"`` before checkpoint
+#: schema 3); or ``"sssr"`` plus the size of the smallest common SSSR ring and whether the
+#: pair shares an aromatic one.
+RING_FEATURES = ("none", "paper", "sssr", "size")
 
 #: Pair kinds of :func:`cgt.data.pairs`: self, no bond, single, double, triple, aromatic.
 NUM_PAIR_KINDS = 6
@@ -83,9 +85,11 @@ class PairEncoder(nn.Module):
     Args:
         channels: output size ``C``.
         steps: random-walk steps ``K``.
-        ring: ``"none"``, ``"paper"`` (3-way: no common ring, common ring and bonded,
-            common ring and not bonded) or ``"size"`` (``"paper"`` plus the size of the
-            smallest common ring, sizes ``>= 12`` sharing one embedding, plus whether
+        ring: ``"none"``; ``"paper"`` (3-way: no common ring, common ring and bonded,
+            common ring and not bonded; rings are the chordless cycles of at most 18 atoms,
+            ``PairFeatures.ring``); ``"sssr"`` (the same categories from RDKit's SSSR rings,
+            ``PairFeatures.ring_sssr``); or ``"size"`` (``"sssr"`` plus the size of the
+            smallest common SSSR ring, sizes ``>= 12`` sharing one embedding, plus whether
             the pair shares an aromatic ring).
         bond_feature_sizes: categories per column of ``edge_attr``; when given, the sum
             of their embeddings is added to the pair of every bond.
@@ -125,8 +129,10 @@ class PairEncoder(nn.Module):
     def forward(self, features, edge_attr: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Returns ``(E_att, E_val)``; shapes in the class docstring."""
         e = torch.cat([self.kind(features.kind), self.random_walk(features.random_walk)], -1)
-        if self.ring_feature != "none":
+        if self.ring_feature == "paper":
             e = e + self.ring(features.ring)
+        elif self.ring_feature in ("sssr", "size"):
+            e = e + self.ring(features.ring_sssr)
         if self.ring_feature == "size":
             e = e + self.ring_size(features.ring_size.clamp(max=MAX_RING_SIZE))
             e = e + self.ring_aromatic(features.ring_aromatic.long())

@@ -193,3 +193,18 @@ def test_cgt_predict_is_the_library_function(checkpoint):
     table = cgt.predict(["CCO", "c1ccccc1O"], checkpoint=checkpoint)
     expected = load_model(checkpoint).predict(["CCO", "c1ccccc1O"])
     pd.testing.assert_frame_equal(table, expected)
+
+
+def test_refused_characters_give_rows_and_a_writable_file(checkpoint, tmp_path, capsys):
+    """A lone surrogate (undecodable command-line bytes) or a non-ASCII character is a bad
+    row with its reason; the output file is still written (surrogates escaped)."""
+    smiles = [GOOD[0], "Cé", "C\udcff", GOOD[1]]
+    output = tmp_path / "out.csv"
+    code, _, err = run(
+        ["--checkpoint", checkpoint, "--smiles", *smiles, "--output", output], capsys
+    )
+    assert code == EXIT_OK, err
+    table = pd.read_csv(output, keep_default_na=False)
+    assert table["smiles"].tolist() == [GOOD[0], "Cé", "C\\udcff", GOOD[1]]
+    assert (table["error"] != "").tolist() == [False, True, True, False]
+    assert "non-ASCII" in table["error"].iloc[1] and "non-ASCII" in table["error"].iloc[2]

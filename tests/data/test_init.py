@@ -51,6 +51,7 @@ graph = {
     "edge_index": np.array([[0, 1], [1, 0]]), "bond_type": np.array([1, 1]),
     "atom_type": np.array([0, 1]), "ring_index": np.zeros((2, 0), dtype=np.int64),
     "ring_size": np.zeros(0, dtype=np.int64), "ring_aromatic": np.zeros(0, dtype=bool),
+    "cycle_index": np.zeros((2, 0), dtype=np.int64), "cycle_size": np.zeros(0, dtype=np.int64),
     "num_nodes": np.array(2),
 }
 store = GraphStore(GraphStore.collate([graph, graph], ["CO", "CO"], np.zeros((2, 1)), [0, 1]))

@@ -63,12 +63,19 @@ def reference_pairs(graph: MolGraph, steps: int) -> dict[str, torch.Tensor]:
             zip(graph.ring_size.tolist(), graph.ring_aromatic.tolist(), strict=True)
         )
     ]
-    kind, ring, ring_size, ring_aromatic = [], [], [], []
+    cycle_atoms, cycle_ids = graph.cycle_index.tolist()
+    cycles = [
+        {a for a, c in zip(cycle_atoms, cycle_ids, strict=True) if c == k}
+        for k in range(graph.cycle_size.numel())
+    ]
+    kind, ring, ring_sssr, ring_size, ring_aromatic = [], [], [], [], []
     for i in range(n):
         for j in range(n):
             kind.append(0 if i == j else bonds.get((i, j), 0) + 1)
             common = [(s, aro) for members, s, aro in rings if i != j and {i, j} <= members]
-            ring.append(0 if not common else 1 if (i, j) in bonds else 2)
+            ring_sssr.append(0 if not common else 1 if (i, j) in bonds else 2)
+            in_cycle = i != j and any({i, j} <= members for members in cycles)
+            ring.append(0 if not in_cycle else 1 if (i, j) in bonds else 2)
             ring_size.append(min((s for s, _ in common), default=0))
             ring_aromatic.append(any(aro for _, aro in common))
     walks = random_walk_probabilities(graph.edge_index, n, steps)
@@ -77,6 +84,7 @@ def reference_pairs(graph: MolGraph, steps: int) -> dict[str, torch.Tensor]:
         "random_walk": walks,
         "landing": walks.reshape(n, n, steps).diagonal(dim1=0, dim2=1).t(),
         "ring": torch.tensor(ring),
+        "ring_sssr": torch.tensor(ring_sssr),
         "ring_size": torch.tensor(ring_size),
         "ring_aromatic": torch.tensor(ring_aromatic),
     }
@@ -90,6 +98,8 @@ MIXED = [
     ("C1CC2CC2C1", "zinc"),  # fused 3- and 5-ring: smallest common ring
     ("C1C2CC3CC1CC(C2)C3", "zinc"),  # adamantane
     ("C1CCC2(CC1)CCCC2", "zinc"),  # spiro
+    ("C1CC2CCCC3CCCC(C1)C23", "zinc"),  # perhydrophenalene: a chordless 12-atom perimeter
+    ("C1CCCCCCCCCCCCCCCCCCC1", "zinc"),  # a 20-ring: an SSSR ring, longer than the bound
     ("Cc1[nH+]c(SCc2cc([O-])n3ncc(C#N)c3n2)n(C2CCCCC2)c1C", "zinc"),
 ]
 
@@ -102,7 +112,7 @@ def test_batched_pair_features_equal_per_graph_reference(featurizer: str) -> Non
     batch = Batch.from_data_list(graphs)
     features = pair_features(batch, STEPS)
     references = [reference_pairs(g, STEPS) for g in graphs]
-    for key in ("kind", "random_walk", "ring", "ring_size", "ring_aromatic"):
+    for key in ("kind", "random_walk", "ring", "ring_sssr", "ring_size", "ring_aromatic"):
         expected = torch.cat([r[key] for r in references])
         actual = getattr(features, key)
         assert actual.dtype == expected.dtype, key

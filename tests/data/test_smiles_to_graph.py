@@ -3,6 +3,7 @@ equivalence with RDKit's default parse."""
 
 from __future__ import annotations
 
+import networkx as nx
 import numpy as np
 import pytest
 import torch
@@ -53,6 +54,29 @@ def test_featurize_many_keeps_order_and_errors_in_place() -> None:
 # ------------------------------------------------- equivalence with RDKit's default parse
 
 
+def plain_cycles(mol: Chem.Mol) -> dict[str, np.ndarray]:
+    """Chordless cycles of at most 18 atoms by networkx on the whole bond graph (no shortcut
+    for molecules whose rings share no atom, no restriction to ring bonds)."""
+    graph = nx.Graph()
+    graph.add_nodes_from(range(mol.GetNumAtoms()))
+    graph.add_edges_from((b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in mol.GetBonds())
+    cycles = set()
+    for cycle in nx.chordless_cycles(graph, length_bound=18):
+        start = cycle.index(min(cycle))
+        cycle = cycle[start:] + cycle[:start]
+        if cycle[-1] < cycle[1]:
+            cycle = [cycle[0], *reversed(cycle[1:])]
+        cycles.add(tuple(cycle))
+    cycles = sorted(cycles)
+    return {
+        "cycle_index": np.array(
+            [[a for c in cycles for a in c], [k for k, c in enumerate(cycles) for _ in c]],
+            dtype=np.int64,
+        ).reshape(2, -1),
+        "cycle_size": np.array([len(c) for c in cycles], dtype=np.int64),
+    }
+
+
 def plain_arrays(smiles: str, featurizer: str) -> dict[str, np.ndarray]:
     """The featurizer fields by the plainest recipe: ``Chem.MolFromSmiles`` with its
     defaults, one atom and one bond at a time (what the fast path must reproduce).
@@ -75,6 +99,7 @@ def plain_arrays(smiles: str, featurizer: str) -> dict[str, np.ndarray]:
         ),
         "num_nodes": np.array(mol.GetNumAtoms(), dtype=np.int64),
     }  # fmt: skip
+    fields.update(plain_cycles(mol))
     if featurizer == "zinc":
         Chem.Kekulize(mol, clearAromaticFlags=True)
         labels = []
@@ -175,3 +200,15 @@ def test_arrays_to_graph_equals_the_public_constructor(featurizer: str) -> None:
         assert sorted(a.keys()) == sorted(b.keys()) and a.num_nodes == b.num_nodes
         assert all(same(a[key], b[key]) for key in b.keys())
     assert batches[0].num_graphs == len(smiles)
+
+
+def test_molecules_above_max_atoms_are_refused_before_featurizing() -> None:
+    from cgt.data.smiles_to_graph import MAX_ATOMS, featurize_rows
+    from cgt.errors import MoleculeTooLargeError
+
+    assert MAX_ATOMS == 1000
+    with pytest.raises(MoleculeTooLargeError, match="1001 atoms, more than max_atoms=1000"):
+        graph_arrays("C" * 1001)
+    assert graph_arrays("C" * 1001, max_atoms=None)["num_nodes"] == 1001
+    _, kept, invalid = featurize_rows(["CCO", "C" * 20000, "CC"], "zinc")
+    assert kept == [0, 2] and invalid[0][0] == 1 and "20000 characters" in invalid[0][2]

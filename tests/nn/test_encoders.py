@@ -12,6 +12,7 @@ def fake_pairs(num_pairs=10, steps=5, seed=0):
         kind=torch.randint(0, 6, (num_pairs,), generator=gen),
         random_walk=torch.rand(num_pairs, steps, generator=gen),
         ring=torch.randint(0, 3, (num_pairs,), generator=gen),
+        ring_sssr=torch.randint(0, 3, (num_pairs,), generator=gen),
         ring_size=torch.randint(0, 20, (num_pairs,), generator=gen),
         ring_aromatic=torch.rand(num_pairs, generator=gen) > 0.5,
         edge_pairs=torch.tensor([2, 7]),
@@ -37,8 +38,9 @@ def test_node_encoder_categorical_columns():
         encoder(torch.tensor([1, 2]), torch.rand(2, 4))
 
 
-@pytest.mark.parametrize("ring", ["none", "paper", "size"])
+@pytest.mark.parametrize("ring", ["none", "paper", "sssr", "size"])
 def test_pair_encoder_ring_variants(ring):
+    """The paper variant reads the chordless-cycle feature only; sssr and size the SSSR one."""
     torch.manual_seed(0)
     encoder = PairEncoder(8, steps=5, ring=ring)
     pairs = fake_pairs()
@@ -46,7 +48,10 @@ def test_pair_encoder_ring_variants(ring):
     assert att.shape == val.shape == (10, 8)
     changed = fake_pairs()
     changed.ring = (pairs.ring + 1) % 3
-    assert torch.equal(encoder(changed)[0], att) == (ring == "none")
+    assert torch.equal(encoder(changed)[0], att) == (ring != "paper")
+    changed = fake_pairs()
+    changed.ring_sssr = (pairs.ring_sssr + 1) % 3
+    assert torch.equal(encoder(changed)[0], att) == (ring not in ("sssr", "size"))
     changed = fake_pairs()
     changed.ring_size = pairs.ring_size + 1
     assert torch.equal(encoder(changed)[0], att) == (ring != "size")
