@@ -15,7 +15,13 @@ carries everything inference needs, made by :func:`checkpoint_metadata` (called 
         "target_std": [...],
         "model_config": {...},        # keyword arguments that rebuild the nn.Module alone
         "config": {...},              # the resolved training configuration
+        "calibration": {...},         # optional: the fitted scale of predicted stds
     }
+
+``"calibration"`` (optional, added after training by :func:`write_calibration`) holds the
+z-score scaling of the model's Monte Carlo dropout spread fitted on the validation split
+(:mod:`cgt.calibration`): ``{"std_scale": [one factor per target], ...}``; checkpoints
+without it load as before.
 
 Schema 1 (cgt 0.1.0) named the featurizer inside ``model_config``; schema 2 gives the model
 what it reads (``node_field``, ``node_feature_sizes``, ``bond_feature_sizes``) and embeds the
@@ -57,6 +63,8 @@ __all__ = [
     "checkpoint_metadata",
     "model_from_checkpoint",
     "read_checkpoint",
+    "validate_calibration",
+    "write_calibration",
 ]
 
 #: Version of the ``checkpoint["cgt"]`` layout that this cgt writes (and the newest it reads).
@@ -98,6 +106,7 @@ class CheckpointInfo:
     target_std: tuple[float, ...] | None
     model_config: dict[str, Any]
     config: dict[str, Any]
+    calibration: dict[str, Any] | None = None
 
 
 def checkpoint_metadata(
@@ -287,7 +296,52 @@ def _validate(path: Path, entry: Any) -> CheckpointInfo:
         target_std=std,
         model_config=dict(entry["model_config"]),
         config=dict(entry["config"]),
+        calibration=_calibration(entry.get("calibration"), len(names), fail),
     )
+
+
+def validate_calibration(calibration: Any, num_targets: int, source: str) -> dict[str, Any]:
+    """A calibration entry checked: a dict whose ``"std_scale"`` holds one positive finite
+    factor per target.
+
+    Raises:
+        ValueError: anything else; the message names ``source``.
+    """
+
+    def fail(reason: str) -> ValueError:
+        return ValueError(f"{source}: invalid calibration: {reason}")
+
+    return _calibration(calibration, num_targets, fail)
+
+
+def _calibration(value: Any, count: int, fail) -> dict[str, Any] | None:
+    """``None`` or a calibration dict whose ``std_scale`` holds ``count`` positive floats."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or "std_scale" not in value:
+        raise fail(f"'calibration' must be a dict with 'std_scale', got {value!r}")
+    scale = _stats(value["std_scale"], count, "calibration.std_scale", fail)
+    if not all(s > 0 for s in scale):
+        raise fail(f"'calibration.std_scale' must be positive, got {list(scale)}")
+    return {**value, "std_scale": list(scale)}
+
+
+def write_calibration(path: str | os.PathLike, calibration: Mapping[str, Any]) -> None:
+    """Stores ``calibration`` as the ``"calibration"`` entry of the checkpoint at ``path``
+    (replacing any previous one), writing a temporary file then renaming it over ``path``.
+
+    Raises:
+        FileNotFoundError, CheckpointError: ``path`` is not a readable cgt checkpoint.
+        ValueError: ``calibration`` is malformed for this checkpoint's targets.
+    """
+    path = Path(path)
+    info, _ = read_checkpoint(path)
+    entry = validate_calibration(dict(calibration), len(info.target_names), str(path))
+    raw = _load(path, "cpu")
+    raw["cgt"]["calibration"] = entry
+    partial = path.with_name(path.name + ".partial")
+    torch.save(raw, partial)
+    os.replace(partial, path)
 
 
 def _stats(value: Any, count: int, key: str, fail) -> tuple[float, ...] | None:

@@ -13,6 +13,13 @@ SMILES, empty string, an atom outside the model's vocabulary, a failure of the m
 it) gets NaN predictions and a one-line reason in ``error``; the other rows are unaffected.
 The model runs in eval mode, so a molecule's prediction does not depend on the batch size
 or on which molecules share its batch (BatchNorm uses its running statistics).
+
+Uncertainty: an ensemble (:func:`load_model` of a run directory with ``ensemble.json`` or of
+a list of checkpoints, :class:`cgt.ensemble_predictor.EnsemblePredictor`) or Monte Carlo
+dropout (``predict(..., mc_dropout=K)``, :mod:`cgt.mc_dropout`) adds a ``T_std`` column
+after each target ``T``: the spread of the members' (or passes') predictions, scaled by the
+calibration factor fitted on the validation split when the model carries one
+(:mod:`cgt.calibration`; ``calibrated=False`` gives the raw spread).
 """
 
 from __future__ import annotations
@@ -33,10 +40,11 @@ from cgt.data.molgraph import MolGraph
 from cgt.data.smiles_to_graph import MAX_ATOMS, featurize_many
 from cgt.errors import MoleculeError
 from cgt.explanation import Explanation, explain_graph, failed_explanation
+from cgt.mc_dropout import dropout_active
 from cgt.model import CGT
 from cgt.targets import TASKS, to_target_units
 
-__all__ = ["CGTPredictor", "load_model", "predict", "ERROR_COLUMN"]
+__all__ = ["CGTPredictor", "load_checkpoint", "load_model", "predict", "ERROR_COLUMN", "STD_SUFFIX"]
 
 #: Molecules per forward pass by default: on a CPU, batches of ~32 ZINC-sized molecules
 #: predict fastest (larger ones spend their time faulting in fresh memory; measured with
@@ -57,6 +65,9 @@ DEFAULT_MAX_ATOMS = MAX_ATOMS
 #: molecule runs alone instead of inflating the padded random-walk matrices of the small
 #: molecules beside it (a molecule larger than this still runs, alone).
 DEFAULT_MAX_PAIRS = 1 << 16
+
+#: Suffix of the column that holds a target's predicted standard deviation (``y_std``).
+STD_SUFFIX = "_std"
 
 
 @dataclass
@@ -79,6 +90,8 @@ class CGTPredictor:
             ``target_std``) or ``"classification"`` (outputs are probabilities of class 1).
         target_mean, target_std: ``T`` numbers each (regression), or ``None``.
         device: where the model runs.
+        std_scale: the calibration factor of each target's predicted standard deviation
+            (:mod:`cgt.calibration`), or ``None`` (the raw spread).
     """
 
     def __init__(
@@ -90,6 +103,7 @@ class CGTPredictor:
         target_mean: Sequence[float] | None = None,
         target_std: Sequence[float] | None = None,
         device: str | torch.device = "cpu",
+        std_scale: Sequence[float] | None = None,
     ) -> None:
         if task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {task!r}")
@@ -102,7 +116,21 @@ class CGTPredictor:
         self.task = task
         self._mean = None if target_mean is None else self._tensor(target_mean)
         self._std = None if target_std is None else self._tensor(target_std)
+        if std_scale is not None and len(std_scale) != len(self.target_names):
+            raise ValueError(
+                f"std_scale needs one factor per target {self.target_names}, got {list(std_scale)}"
+            )
+        self.std_scale = None if std_scale is None else np.asarray(std_scale, dtype=np.float64)
         self.checkpoint: CheckpointInfo | None = None
+
+    @property
+    def is_ensemble(self) -> bool:
+        """Whether predictions come with the members' spread (an ensemble, even of one)."""
+        return False
+
+    def num_samples(self, mc_dropout: int = 0) -> int:
+        """Predictions per molecule: one per member, times ``mc_dropout`` passes if set."""
+        return max(1, mc_dropout)
 
     def _tensor(self, values: Sequence[float]) -> Tensor:
         """``[T]`` float32 tensor on the predictor's device."""
@@ -122,30 +150,45 @@ class CGTPredictor:
         progress: bool = False,
         max_atoms: int = DEFAULT_MAX_ATOMS,
         max_pairs: int = DEFAULT_MAX_PAIRS,
+        mc_dropout: int = 0,
+        calibrated: bool = True,
     ) -> pd.DataFrame:
         """Predicts every SMILES; never raises for a bad molecule.
 
         Args:
             smiles: one SMILES or an iterable of them (a ``pandas.Series`` works).
-            batch_size: molecules per forward pass (does not change the results).
+            batch_size: molecules per forward pass (does not change the results without
+                ``mc_dropout``).
             progress: show a progress bar on stderr.
             max_atoms: a molecule with more atoms gets an error row (pair tensors grow
                 with the square of the atom count).
             max_pairs: atom pairs (Σ n²) per forward pass; a batch is cut before it would
                 exceed them (does not change the results).
+            mc_dropout: ``K > 0``: Monte Carlo dropout, ``K`` stochastic passes per model
+                with its dropout layers active (attention dropout included; BatchNorm in
+                eval mode); needs a model trained with dropout (:mod:`cgt.mc_dropout`).
+                ``0``: one deterministic pass.
+            calibrated: scale the standard deviations by the calibration factor the model
+                carries (if any); ``False`` gives the raw spread.
 
         Returns:
             A DataFrame with one row per input, in input order: ``smiles`` (the input),
-            one float column per target, and ``error`` (``""`` where the row is valid;
-            otherwise a one-line reason, and the row's predictions are NaN).
+            one float column per target ``T`` (the mean over members and passes), for an
+            ensemble or with ``mc_dropout`` a ``T_std`` column after each (their standard
+            deviation, in target units; probabilities for classification), and ``error``
+            (``""`` where the row is valid; otherwise a one-line reason, and the row's
+            predictions are NaN).
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if max_atoms < 1 or max_pairs < 1:
             raise ValueError(f"max_atoms and max_pairs must be at least 1, got {max_atoms}, "
                              f"{max_pairs}")  # fmt: skip
+        if mc_dropout < 0:
+            raise ValueError(f"mc_dropout must be 0 (off) or a number of passes, got {mc_dropout}")
         inputs = [smiles] if isinstance(smiles, str) else list(smiles)
         values = np.full((len(inputs), len(self.target_names)), np.nan)
+        stds = np.full_like(values, np.nan)
         errors = [""] * len(inputs)
         bar = _progress_bar(len(inputs), progress)
         for start in range(0, len(inputs), batch_size):
@@ -154,17 +197,24 @@ class CGTPredictor:
             for row, reason in featurized.errors.items():
                 errors[start + row] = reason
             for first, stop in _pair_batches(featurized.graphs, max_pairs):
-                out, failed = self._predict_graphs(featurized.graphs[first:stop])
+                out, failed = self._predict_graphs(featurized.graphs[first:stop], mc_dropout)
                 rows = np.asarray(featurized.rows[first:stop]) + start
-                values[rows] = out
+                values[rows] = out.mean(axis=1)
+                stds[rows] = out.std(axis=1)
                 for i, reason in failed.items():
                     errors[rows[i]] = reason
             if bar is not None:
                 bar.update(len(chunk))
         if bar is not None:
             bar.close()
-        table = pd.DataFrame(values, columns=self.target_names)
-        table.insert(0, "smiles", pd.Series(inputs, dtype=object))
+        table = pd.DataFrame({"smiles": pd.Series(inputs, dtype=object)})
+        spread = self.is_ensemble or mc_dropout > 0
+        if spread and calibrated and self.std_scale is not None:
+            stds = stds * self.std_scale
+        for k, name in enumerate(self.target_names):
+            table[name] = values[:, k]
+            if spread:
+                table[name + STD_SUFFIX] = stds[:, k]
         table[ERROR_COLUMN] = errors
         return table
 
@@ -261,51 +311,79 @@ class CGTPredictor:
         classification), as ``CGTModule.forward`` computes them."""
         return to_target_units(self.model(batch.to(self.device)), self.task, self._mean, self._std)
 
-    def _predict_graphs(self, graphs: list[MolGraph]) -> tuple[np.ndarray, dict[int, str]]:
-        """Predictions ``[len(graphs), T]`` and the reasons of graphs the model failed on.
+    def samples(self, batch: Batch, mc_dropout: int = 0) -> Tensor:
+        """``[S, B, T]`` predictions in target units, ``S =`` :meth:`num_samples`: one
+        deterministic pass, or ``mc_dropout`` passes with the dropout layers active."""
+        if mc_dropout == 0:
+            return self.forward(batch)[None]
+        with dropout_active(self.model):
+            return torch.stack([self.forward(batch) for _ in range(mc_dropout)])
+
+    def _predict_graphs(
+        self, graphs: list[MolGraph], mc_dropout: int = 0
+    ) -> tuple[np.ndarray, dict[int, str]]:
+        """Predictions ``[len(graphs), S, T]`` and the reasons of graphs the model failed on.
 
         If the batch fails as a whole, each graph is retried alone so that one molecule the
         model cannot take does not take its batch with it.
         """
         failed: dict[int, str] = {}
+        shape = (self.num_samples(mc_dropout), len(self.target_names))
         try:
-            out = self.forward(Batch.from_data_list(graphs)).double().cpu().numpy()
+            batch = Batch.from_data_list(graphs)
+            out = self.samples(batch, mc_dropout).double().cpu().numpy().transpose(1, 0, 2)
         except (RuntimeError, ValueError, IndexError) as batch_error:
             if len(graphs) == 1:
-                return np.full((1, len(self.target_names)), np.nan), {
+                return np.full((1, *shape), np.nan), {
                     0: _one_line(f"the model failed on this molecule: {batch_error}")
                 }
-            out = np.full((len(graphs), len(self.target_names)), np.nan)
+            out = np.full((len(graphs), *shape), np.nan)
             for i, graph in enumerate(graphs):
-                single, reason = self._predict_graphs([graph])
+                single, reason = self._predict_graphs([graph], mc_dropout)
                 out[i] = single[0]
                 if reason:
                     failed[i] = reason[0]
-        for i in np.flatnonzero(~np.isfinite(out).all(axis=1)):
+        for i in np.flatnonzero(~np.isfinite(out).all(axis=(1, 2))):
             if int(i) not in failed:
                 failed[int(i)] = "the model's output is not finite (NaN or infinite)"
             out[i] = np.nan
         return out, failed
 
 
-def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> CGTPredictor:
-    """Loads a cgt checkpoint for prediction.
+def load_model(
+    path: str | os.PathLike | Sequence[str | os.PathLike], device: str | torch.device = "cpu"
+) -> CGTPredictor:
+    """Loads a cgt checkpoint, or an ensemble of them, for prediction.
 
     Args:
-        path: a checkpoint written by ``python -m cgt.train`` (``best.ckpt``, ...).
+        path: a checkpoint written by ``python -m cgt.train`` (``best.ckpt``, ...); a run
+            directory with ``ensemble.json`` (``python -m cgt.train --ensemble N``); or a
+            list of checkpoints trained for the same targets and featurizer (an ensemble).
         device: where the model runs; tensors are mapped there, so a checkpoint trained
             on a GPU loads on a CPU-only machine with the default ``"cpu"``.
 
     Returns:
-        A :class:`CGTPredictor`; call ``.predict(smiles)``.
+        A :class:`CGTPredictor` (an :class:`~cgt.ensemble_predictor.EnsemblePredictor` for
+        a run directory or a list); call ``.predict(smiles)``.
 
     Raises:
-        FileNotFoundError: ``path`` does not exist.
-        ValueError: ``device`` is a CUDA device and CUDA is not available.
+        FileNotFoundError: ``path`` (or a listed checkpoint) does not exist.
+        ValueError: ``device`` is a CUDA device and CUDA is not available; checkpoints of
+            a list that differ in targets, task or featurizer.
         CheckpointError: not a cgt checkpoint, truncated or corrupt, a newer schema, a
             featurizer this cgt does not know or whose vocabulary changed, or weights that
             do not fit the stored model configuration. The message names the file.
     """
+    if not isinstance(path, str | os.PathLike) or os.path.isdir(path):
+        from cgt.ensemble_predictor import load_ensemble  # it builds on this module
+
+        return load_ensemble(path, device=device)
+    return load_checkpoint(path, device=device)
+
+
+def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> CGTPredictor:
+    """Loads one cgt checkpoint for prediction (see :func:`load_model`); its calibration of
+    the Monte Carlo dropout spread, if any, becomes the predictor's ``std_scale``."""
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {str(device)!r} was asked for, but CUDA is not available here")
@@ -318,6 +396,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> C
         target_mean=info.target_mean,
         target_std=info.target_std,
         device=device,
+        std_scale=None if info.calibration is None else info.calibration["std_scale"],
     )
     predictor.checkpoint = info
     return predictor
@@ -325,12 +404,16 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> C
 
 def predict(
     smiles: str | Iterable[str],
-    checkpoint: str | os.PathLike,
+    checkpoint: str | os.PathLike | Sequence[str | os.PathLike],
     batch_size: int = DEFAULT_BATCH_SIZE,
     device: str | torch.device = "cpu",
+    mc_dropout: int = 0,
 ) -> pd.DataFrame:
-    """One call: ``load_model(checkpoint, device).predict(smiles, batch_size)``."""
-    return load_model(checkpoint, device=device).predict(smiles, batch_size=batch_size)
+    """One call: ``load_model(checkpoint, device).predict(smiles, batch_size, mc_dropout=...)``
+    (``checkpoint``: anything :func:`load_model` takes)."""
+    return load_model(checkpoint, device=device).predict(
+        smiles, batch_size=batch_size, mc_dropout=mc_dropout
+    )
 
 
 def _pair_batches(graphs: Sequence[MolGraph], max_pairs: int) -> list[tuple[int, int]]:

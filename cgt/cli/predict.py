@@ -3,12 +3,17 @@ from a trained cgt checkpoint.
 
     python -m cgt.predict --checkpoint CKPT --smiles S [S ...] [--output FILE.csv | -]
     python -m cgt.predict --checkpoint CKPT --input FILE.csv [--smiles-column smiles] [--output ...]
+    python -m cgt.predict --checkpoint RUN_DIR | CKPT CKPT ... [--mc-dropout K] ...   # uncertainty
 
 Writes CSV: the input columns (``smiles`` for ``--smiles``; every column of ``--input``,
 unchanged) followed by one column per target of the model (regression: the value in the
 units of training; classification: the probability of class 1) and ``error`` (empty where
 the row is valid, else a one-line reason; its predictions are empty). Every input row gives
 one output row, in input order. A summary line goes to stderr.
+
+With an ensemble (a run directory with ``ensemble.json``, or several checkpoints) or
+``--mc-dropout K``, a ``T_std`` column follows each target ``T``: the members' (passes')
+standard deviation, calibrated when the model carries a calibration (``--raw-std``: not).
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ exit status:
 examples:
   python -m cgt.predict --checkpoint runs/zinc/checkpoints/best.ckpt --smiles CCO 'c1ccccc1O'
   python -m cgt.predict --checkpoint best.ckpt --input mols.csv --output predictions.csv
+  python -m cgt.predict --checkpoint runs/ensemble --input mols.csv --output predictions.csv
+  python -m cgt.predict --checkpoint best.ckpt --mc-dropout 20 --smiles CCO
 """
 
 
@@ -56,7 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--checkpoint", required=True, type=Path, help="a cgt checkpoint (.ckpt)")
+    parser.add_argument(
+        "--checkpoint",
+        required=True,
+        type=Path,
+        nargs="+",
+        metavar="CKPT",
+        help="a cgt checkpoint (.ckpt), an ensemble run directory (with ensemble.json), or "
+        "several checkpoints of the same targets (an ensemble)",
+    )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--smiles", nargs="+", metavar="S", help="one or more SMILES strings")
     source.add_argument("--input", type=Path, metavar="FILE.csv", help="a CSV file with SMILES")
@@ -92,6 +107,19 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="CPU threads for PyTorch (default: PyTorch's choice; 1 is faster on a busy machine)",
+    )
+    parser.add_argument(
+        "--mc-dropout",
+        type=int,
+        default=0,
+        metavar="K",
+        help="Monte Carlo dropout: K stochastic passes per model (a model trained with "
+        "dropout), adds the T_std columns (default: 0, off)",
+    )
+    parser.add_argument(
+        "--raw-std",
+        action="store_true",
+        help="write the raw spread in the T_std columns, not the calibrated one",
     )
     parser.add_argument(
         "--strict",
@@ -201,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.max_atoms < 1:
         parser.error(f"--max-atoms must be at least 1, got {args.max_atoms}")
+    if args.mc_dropout < 0:
+        parser.error(f"--mc-dropout must be 0 (off) or a number of passes, got {args.mc_dropout}")
     if args.threads is not None:
         if args.threads < 1:
             parser.error(f"--threads must be at least 1, got {args.threads}")
@@ -221,14 +251,20 @@ def main(argv: list[str] | None = None) -> int:
             smiles = list(args.smiles)
             inputs = pd.DataFrame({"smiles": pd.Series(smiles, dtype=object)})  # any str
             source = "--smiles"
-        model = load_model(args.checkpoint, device=args.device)
+        checkpoint = args.checkpoint[0] if len(args.checkpoint) == 1 else args.checkpoint
+        model = load_model(checkpoint, device=args.device)
     except (CheckpointError, FileNotFoundError, ValueError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
 
     progress = not args.no_progress and len(smiles) >= PROGRESS_MIN_ROWS
     predictions = model.predict(
-        smiles, batch_size=args.batch_size, progress=progress, max_atoms=args.max_atoms
+        smiles,
+        batch_size=args.batch_size,
+        progress=progress,
+        max_atoms=args.max_atoms,
+        mc_dropout=args.mc_dropout,
+        calibrated=not args.raw_std,
     )
     num_invalid = int((predictions[ERROR_COLUMN] != "").sum())
     summary = (
