@@ -83,7 +83,7 @@ def test_the_most_uncertain_tenth_has_the_larger_errors():
 def test_z_scaling_recovers_the_scale_and_calibrates():
     y, mean, std = gaussian(scale=3.0)
     second = gaussian(scale=0.5, seed=1)
-    ys, means, stds = (np.stack(pair, axis=1) for pair in zip((y, mean, std), second))
+    ys, means, stds = (np.stack(pair, axis=1) for pair in zip((y, mean, std), second, strict=True))
     scale = fit_std_scale(ys, means, stds)
     np.testing.assert_allclose(scale, [3.0, 0.5], rtol=0.02)
     assert coverage(y, mean, scale[0] * std, 0.95) == pytest.approx(0.95, abs=0.01)

@@ -15,6 +15,9 @@ with the best checkpoint, ``metrics.json`` and the run's pictures (:mod:`cgt.cli
 ``learning_curves.png``, ``parity_val.png`` / ``parity_test.png`` or ``roc_*.png``, and the
 split predictions behind them). ``--ckpt_path last`` resumes the run of that
 directory where it stopped (a new launch over an existing run without it is refused).
+
+``--ensemble N`` (with ``--mc_dropout K``) trains an ensemble of N members instead, in
+``RUN_DIR/member_k/``, and calibrates its uncertainty: see :mod:`cgt.cli.ensemble`.
 """
 
 from __future__ import annotations
@@ -151,8 +154,14 @@ def train(args: list[str] | None = None) -> dict[str, Any]:
 
     Args:
         args: command-line arguments (default ``sys.argv[1:]``), e.g.
-            ``["--config", "zinc-tiny.yaml", "--trainer.default_root_dir", "runs/x"]``.
+            ``["--config", "zinc-tiny.yaml", "--trainer.default_root_dir", "runs/x"]``;
+            with ``--ensemble N``, an ensemble (:func:`cgt.cli.ensemble.train_ensemble`).
     """
+    from cgt.cli.ensemble import pop_ensemble_args, train_ensemble  # it builds on this module
+
+    members, mc_dropout, rest = pop_ensemble_args(sys.argv[1:] if args is None else list(args))
+    if members is not None:
+        return train_ensemble(_resolve_config_args(rest), members, mc_dropout)
     if args is None:  # from the command line: LightningCLI reads sys.argv itself
         sys.argv[1:] = _resolve_config_args(sys.argv[1:])
     else:
