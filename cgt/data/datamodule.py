@@ -26,6 +26,7 @@ from cgt.data.splits import (
     random_split,
     scaffold_split,
     split_counts,
+    validation_from_train,
 )
 from cgt.data.zinc import ZINC
 from cgt.targets import TASKS
@@ -164,8 +165,11 @@ class CSVDataModule(_MoleculeDataModule):
         split: ``"random"`` (seeded by ``data_seed``), ``"scaffold"`` (Bemis–Murcko
             scaffold groups, deterministic; no scaffold in two splits) or ``"column"``.
         split_column: for ``split="column"``, the column holding train/val/test per row.
+        val_from_train: for ``split="column"`` when the column names only train and test
+            (a published split): this fraction of the train rows, drawn with ``data_seed``,
+            becomes the validation split.
         split_sizes: train/val/test fractions for random and scaffold splits.
-        data_seed: seed of the random split.
+        data_seed: seed of the random split (and of the ``val_from_train`` draw).
         batch_size: graphs per batch.
         num_workers: DataLoader worker processes.
         on_invalid: ``"raise"`` (one error listing every bad row) or ``"skip"``.
@@ -183,6 +187,7 @@ class CSVDataModule(_MoleculeDataModule):
         featurizer: str = "atom",
         split: str = "random",
         split_column: str | None = None,
+        val_from_train: float | None = None,
         split_sizes: Sequence[float] = (0.8, 0.1, 0.1),
         data_seed: int = 0,
         batch_size: int = 32,
@@ -198,6 +203,8 @@ class CSVDataModule(_MoleculeDataModule):
             raise ValueError(f"split must be one of {SPLIT_METHODS}, got {split!r}")
         if (split == "column") != (split_column is not None):
             raise ValueError("split_column is needed with split='column', and only then")
+        if val_from_train is not None and split != "column":
+            raise ValueError("val_from_train goes with split='column' only")
         split_counts(1, split_sizes)  # validates the fractions
         self.path = _csv_path(path)
         self._target_names = [target_columns] if isinstance(target_columns, str) else list(
@@ -210,6 +217,7 @@ class CSVDataModule(_MoleculeDataModule):
         self._featurizer = featurizer
         self.split = split
         self.split_column = split_column
+        self.val_from_train = val_from_train
         self.split_sizes = tuple(split_sizes)
         self.data_seed = data_seed
         self.on_invalid = on_invalid
@@ -251,6 +259,10 @@ class CSVDataModule(_MoleculeDataModule):
             )[self.split_column]
             rows = dataset.rows.tolist()
             parts = column_split(column.iloc[rows].tolist(), rows, str(self.path))
+            if self.val_from_train is not None:
+                parts = validation_from_train(
+                    parts, self.val_from_train, self.data_seed, str(self.path)
+                )
         for name, part in zip(SPLIT_NAMES, parts, strict=True):
             if name != "test" and len(part) == 0:
                 raise ValueError(

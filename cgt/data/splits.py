@@ -11,7 +11,7 @@ from rdkit.Chem.Scaffolds import MurckoScaffold
 __all__ = [
     "SPLIT_NAMES",
     "SPLIT_METHODS",
-    "split_counts", "random_split", "scaffold_split", "column_split"]
+    "split_counts", "random_split", "scaffold_split", "column_split", "validation_from_train"]
 
 #: The parts of a data set, in this order everywhere.
 SPLIT_NAMES = ("train", "val", "test")
@@ -81,3 +81,32 @@ def column_split(values: Sequence[str], rows: Sequence[int], source: str) -> lis
         )
     array = np.asarray(values)
     return [np.flatnonzero(array == name) for name in SPLIT_NAMES]
+
+
+def validation_from_train(
+    parts: Sequence[np.ndarray], fraction: float, seed: int, source: str
+) -> list[np.ndarray]:
+    """Moves a seeded random ``fraction`` of the train part to an empty validation part.
+
+    For files whose split column names only ``train`` and ``test`` (a published split):
+    the validation molecules are drawn from train only, so test stays untouched.
+
+    Args:
+        parts: train, val, test positions (val must be empty).
+        fraction: share of the train molecules that become validation, in (0, 1).
+        seed: seed of the draw.
+        source: the file (for the error message).
+    """
+    train, val, test = parts
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"the validation fraction must be in (0, 1), got {fraction}")
+    if len(val):
+        raise ValueError(
+            f"{source}: its split column already names {len(val)} validation rows; "
+            "leave out the validation fraction or the 'val' rows"
+        )
+    count = round(fraction * len(train))
+    chosen = np.random.default_rng(seed).permutation(len(train))[:count]
+    moved = np.zeros(len(train), dtype=bool)
+    moved[chosen] = True
+    return [np.sort(train[~moved]), np.sort(train[moved]), test]

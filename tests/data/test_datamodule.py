@@ -210,3 +210,36 @@ def test_resuming_continues_the_epoch_orders(small_zinc: Path, tmp_path: Path) -
     resumed.load_state_dict(state)
     loader = resumed.train_dataloader()
     assert [smiles_order(loader) for _ in range(2)] == epochs[1:]
+
+
+def test_csv_module_draws_validation_from_a_published_train_split(
+    props: Path, tmp_path: Path
+) -> None:
+    table = pd.read_csv(props)
+    table["fold"] = table["fold"].replace("val", "train")  # a published train/test split
+    published = tmp_path / "published.csv"
+    table.to_csv(published, index=False)
+
+    def rows(seed: int) -> dict[str, set[int]]:
+        module = CSVDataModule(
+            published, "logp", split="column", split_column="fold", val_from_train=0.1,
+            data_seed=seed, on_invalid="skip", root=tmp_path,
+        )  # fmt: skip
+        module.setup()
+        return {
+            name: {int(d.dataset.rows[i]) for i in d.indices}
+            for name, d in module.datasets.items()
+        }
+
+    first, again, other = rows(0), rows(0), rows(1)
+    assert first == again and first["val"] != other["val"]
+    assert first["test"] == other["test"] == set(range(0, 400, 10))
+    assert not first["val"] & first["test"] and not first["val"] & first["train"]
+    assert len(first["val"]) == round(0.1 * 359) and len(first["train"]) == 359 - 36
+    with pytest.raises(ValueError, match="already names 40 validation rows"):
+        CSVDataModule(
+            props, "logp", split="column", split_column="fold", val_from_train=0.1,
+            on_invalid="skip", root=tmp_path,
+        ).setup()  # fmt: skip
+    with pytest.raises(ValueError, match="val_from_train goes with split='column' only"):
+        CSVDataModule(props, "logp", val_from_train=0.1)
