@@ -10,6 +10,8 @@ checkpoint:
 - with ``--mc_dropout K`` (default 20) and a model trained with dropout, each member's Monte
   Carlo dropout spread is calibrated the same way and the factor written into its
   ``best.ckpt`` (so ``load_model(member)`` with ``mc_dropout`` is calibrated too);
+- the test split's parity plot with error bars and calibration curve go into ``RUN_DIR``
+  (the ensemble) and each ``member_k/`` (its MC dropout), :mod:`cgt.uncertainty_figures`;
 - ``RUN_DIR/ensemble.json`` lists the members with the ensemble's calibration
   (:mod:`cgt.ensemble`), ``RUN_DIR/metrics.json`` holds each member's and the ensemble's test
   metrics and the uncertainty scores (:mod:`cgt.uncertainty_eval`), and
@@ -48,6 +50,7 @@ from cgt.uncertainty_eval import (
     point_metrics,
     split_predictions,
 )
+from cgt.uncertainty_figures import write_uncertainty_figures
 
 __all__ = ["DEFAULT_MC_DROPOUT", "pop_ensemble_args", "train_ensemble"]
 
@@ -163,6 +166,8 @@ def _score(
     calibration, scores = evaluate_uncertainty(val, test, names, task, "ensemble")
     write_manifest(root, checkpoints, info, calibration, seeds=seeds)
     _write_test_predictions(root / "test_predictions.csv", test, names, calibration)
+    label = f"{len(checkpoints)}-member ensemble, test split"
+    _figures(root, test, names, task, calibration, label)
     metrics: dict[str, Any] = {
         "members": len(checkpoints),
         "seeds": seeds,
@@ -204,8 +209,24 @@ def _mc_dropout(
         )
         if calibration is not None:
             write_calibration(path, calibration)
+        label = f"member {k}, MC dropout ({passes} passes), test split"
+        _figures(path.parent.parent, test, names, task, calibration, label)
         results.append({"member": k, **scores, "calibration": calibration})
     return {"passes": passes, "members": results}
+
+
+def _figures(
+    directory: Path,
+    test: SplitPredictions,
+    names: list[str],
+    task: str,
+    calibration: dict | None,
+    label: str,
+) -> None:
+    """The parity plot with error bars and the calibration curve (regression only)."""
+    if task == "regression":
+        scale = None if calibration is None else calibration["std_scale"]
+        write_uncertainty_figures(directory, test.y, test.mean, test.std, names, scale, label)
 
 
 def _datamodule(config: dict[str, Any]) -> LightningDataModule:

@@ -64,6 +64,9 @@ def test_members_manifest_and_metrics(ensemble):
     scores = metrics["ensemble"]["test_uncertainty"]["logp"]
     assert 0 <= scores["coverage_95"] <= 1 and np.isfinite(scores["nll"])
     assert len(metrics["mc_dropout"]["members"]) == 2 and metrics["mc_dropout"]["passes"] == 3
+    for directory in (root, root / "member_0", root / "member_1"):
+        for picture in ("parity_uncertainty_logp.png", "calibration_logp.png"):
+            assert (directory / picture).read_bytes().startswith(b"\x89PNG")
 
 
 def test_the_run_directory_predicts_the_scored_test_split(ensemble):
