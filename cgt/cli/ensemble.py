@@ -7,9 +7,9 @@ checkpoint:
 
 - the ensemble (the mean of the members) and its spread are scored on the validation and
   test splits; the z-score scaling of the spread is fitted on validation only;
-- with ``--mc_dropout K`` (default 20) and a model trained with dropout, each member's Monte
-  Carlo dropout spread is calibrated the same way and the factor written into its
-  ``best.ckpt`` (so ``load_model(member)`` with ``mc_dropout`` is calibrated too);
+- with ``--mc_dropout K`` (default 20; 0: off) and a model trained with dropout, each
+  member's Monte Carlo dropout spread is calibrated the same way and the factor written
+  into its ``best.ckpt`` (so ``load_model(member)`` with ``mc_dropout`` is calibrated too);
 - the test split's parity plot with error bars and calibration curve go into ``RUN_DIR``
   (the ensemble) and each ``member_k/`` (its MC dropout), :mod:`cgt.uncertainty_figures`;
 - ``RUN_DIR/ensemble.json`` lists the members with the ensemble's calibration
@@ -19,6 +19,9 @@ checkpoint:
 
 A killed ensemble run resumes with the same command: finished members (with
 ``metrics.json``) are not retrained, an interrupted one continues from its ``last.ckpt``.
+``python -m cgt.train --config X --mc_dropout K`` without ``--ensemble`` trains one model
+as usual, then does the Monte Carlo dropout part for it (:func:`calibrate_mc_dropout`).
+
 The scores cover the whole validation and test splits (``limit_*_batches`` of the trainer
 only limit each member's own training run).
 """
@@ -41,7 +44,7 @@ from cgt.checkpoint import write_calibration
 from cgt.cli.train import CGTCLI, train
 from cgt.ensemble import member_dir, write_manifest
 from cgt.ensemble_predictor import EnsemblePredictor
-from cgt.inference import STD_SUFFIX, load_checkpoint
+from cgt.inference import STD_SUFFIX, CGTPredictor, load_checkpoint
 from cgt.mc_dropout import has_dropout
 from cgt.system import CGTModule
 from cgt.uncertainty_eval import (
@@ -52,15 +55,15 @@ from cgt.uncertainty_eval import (
 )
 from cgt.uncertainty_figures import write_uncertainty_figures
 
-__all__ = ["DEFAULT_MC_DROPOUT", "pop_ensemble_args", "train_ensemble"]
+__all__ = ["DEFAULT_MC_DROPOUT", "calibrate_mc_dropout", "pop_ensemble_args", "train_ensemble"]
 
 #: Monte Carlo dropout passes per member when calibrating at the end of an ensemble run.
 DEFAULT_MC_DROPOUT = 20
 
 
-def pop_ensemble_args(args: list[str]) -> tuple[int | None, int, list[str]]:
-    """``(members, mc_dropout, rest)``: the values of ``--ensemble N`` (``None`` without it)
-    and ``--mc_dropout K`` taken out of ``args``.
+def pop_ensemble_args(args: list[str]) -> tuple[int | None, int | None, list[str]]:
+    """``(members, mc_dropout, rest)``: the values of ``--ensemble N`` and ``--mc_dropout K``
+    (``None`` where absent) taken out of ``args``.
 
     Raises:
         ValueError: a value that is missing or not a positive integer (``K >= 0``).
@@ -78,9 +81,7 @@ def pop_ensemble_args(args: list[str]) -> tuple[int | None, int, list[str]]:
         if not text.isdigit() or int(text) < minimum:
             raise ValueError(f"{name} needs an integer >= {minimum}, got {text!r}")
         values[name] = int(text)
-    if "--mc_dropout" in values and "--ensemble" not in values:
-        raise ValueError("--mc_dropout goes with --ensemble N")
-    return values.get("--ensemble"), values.get("--mc_dropout", DEFAULT_MC_DROPOUT), rest
+    return values.get("--ensemble"), values.get("--mc_dropout"), rest
 
 
 class _ConfigOnly(CGTCLI):
@@ -197,22 +198,64 @@ def _mc_dropout(
     task: str,
     passes: int,
 ) -> dict[str, Any]:
-    """Each member alone with Monte Carlo dropout: calibrated on val (the factor goes into
-    its checkpoint) and scored on test."""
-    results = []
-    for k, (member, path) in enumerate(zip(ensemble.members, checkpoints, strict=True)):
-        torch.manual_seed(k)
-        val = split_predictions(member, data.val_dataloader(), passes)
-        test = split_predictions(member, data.test_dataloader(), passes)
-        calibration, scores = evaluate_uncertainty(
-            val, test, names, task, "mc_dropout", mc_dropout=passes
-        )
-        if calibration is not None:
-            write_calibration(path, calibration)
-        label = f"member {k}, MC dropout ({passes} passes), test split"
-        _figures(path.parent.parent, test, names, task, calibration, label)
-        results.append({"member": k, **scores, "calibration": calibration})
+    """Each member alone with Monte Carlo dropout, see :func:`_calibrate_member`."""
+    results = [
+        {"member": k, **_calibrate_member(member, path, data, names, task, passes, f"member {k}")}
+        for k, (member, path) in enumerate(zip(ensemble.members, checkpoints, strict=True))
+    ]
     return {"passes": passes, "members": results}
+
+
+def _calibrate_member(
+    member: CGTPredictor,
+    path: Path,
+    data: LightningDataModule,
+    names: list[str],
+    task: str,
+    passes: int,
+    name: str,
+) -> dict[str, Any]:
+    """One model with Monte Carlo dropout (seeded): calibrated on val (the factor goes into
+    its checkpoint at ``path``), scored on test, pictures in its run directory."""
+    torch.manual_seed(0)
+    val = split_predictions(member, data.val_dataloader(), passes)
+    test = split_predictions(member, data.test_dataloader(), passes)
+    calibration, scores = evaluate_uncertainty(
+        val, test, names, task, "mc_dropout", mc_dropout=passes
+    )
+    if calibration is not None:
+        write_calibration(path, calibration)
+    label = f"{name}, MC dropout ({passes} passes), test split"
+    _figures(path.parent.parent, test, names, task, calibration, label)
+    return {**scores, "calibration": calibration}
+
+
+def calibrate_mc_dropout(metrics: dict[str, Any], passes: int) -> dict[str, Any]:
+    """After a single run (``python -m cgt.train ... --mc_dropout K``): calibrates the Monte
+    Carlo dropout spread of its best checkpoint on val, scores it on test, draws the
+    pictures, and adds ``"mc_dropout"`` to its ``metrics.json``.
+
+    Args:
+        metrics: the run's ``metrics.json`` as :func:`cgt.cli.train.train` returned it.
+        passes: Monte Carlo dropout passes ``K``.
+
+    Raises:
+        ValueError: the model was trained without dropout (its passes would not differ).
+    """
+    path = Path(metrics["best_checkpoint"] or metrics["last_checkpoint"])
+    member = load_checkpoint(path)
+    if not has_dropout(member.model):
+        raise ValueError(
+            f"{path} was trained without dropout: Monte Carlo dropout has no spread to calibrate"
+        )
+    info = member.checkpoint
+    data = _datamodule(info.config)
+    result = _calibrate_member(
+        member, path, data, list(info.target_names), info.task, passes, "single model"
+    )
+    metrics = {**metrics, "mc_dropout": {"passes": passes, **result}}
+    (path.parent.parent / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
 
 
 def _figures(

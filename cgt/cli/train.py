@@ -17,7 +17,8 @@ split predictions behind them). ``--ckpt_path last`` resumes the run of that
 directory where it stopped (a new launch over an existing run without it is refused).
 
 ``--ensemble N`` (with ``--mc_dropout K``) trains an ensemble of N members instead, in
-``RUN_DIR/member_k/``, and calibrates its uncertainty: see :mod:`cgt.cli.ensemble`.
+``RUN_DIR/member_k/``, and calibrates its uncertainty; ``--mc_dropout K`` alone calibrates the
+Monte Carlo dropout of the one model after training: see :mod:`cgt.cli.ensemble`.
 """
 
 from __future__ import annotations
@@ -157,11 +158,19 @@ def train(args: list[str] | None = None) -> dict[str, Any]:
             ``["--config", "zinc-tiny.yaml", "--trainer.default_root_dir", "runs/x"]``;
             with ``--ensemble N``, an ensemble (:func:`cgt.cli.ensemble.train_ensemble`).
     """
-    from cgt.cli.ensemble import pop_ensemble_args, train_ensemble  # it builds on this module
+    from cgt.cli.ensemble import (  # they build on this module
+        DEFAULT_MC_DROPOUT,
+        calibrate_mc_dropout,
+        pop_ensemble_args,
+        train_ensemble,
+    )
 
     members, mc_dropout, rest = pop_ensemble_args(sys.argv[1:] if args is None else list(args))
     if members is not None:
-        return train_ensemble(_resolve_config_args(rest), members, mc_dropout)
+        passes = DEFAULT_MC_DROPOUT if mc_dropout is None else mc_dropout
+        return train_ensemble(_resolve_config_args(rest), members, passes)
+    if mc_dropout:
+        return calibrate_mc_dropout(train(rest), mc_dropout)
     if args is None:  # from the command line: LightningCLI reads sys.argv itself
         sys.argv[1:] = _resolve_config_args(sys.argv[1:])
     else:

@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cgt.cli.ensemble import DEFAULT_MC_DROPOUT, pop_ensemble_args
+from cgt.cli.ensemble import pop_ensemble_args
 from cgt.cli.train import main as train_main
+from cgt.cli.train import train
 from cgt.data import CSVDataModule
 from cgt.inference import load_model
 
@@ -109,16 +110,31 @@ def test_calibration_does_not_see_test_targets(ensemble):
 
 
 def test_ensemble_arguments():
-    assert pop_ensemble_args(["--config", "x", "--ensemble", "3"]) == (
-        3,
-        DEFAULT_MC_DROPOUT,
-        ["--config", "x"],
-    )
+    assert pop_ensemble_args(["--config", "x", "--ensemble", "3"]) == (3, None, ["--config", "x"])
     assert pop_ensemble_args(["--ensemble=2", "--mc_dropout", "0"]) == (2, 0, [])
     assert pop_ensemble_args(["--config", "x"])[0] is None
     with pytest.raises(ValueError, match="--ensemble needs an integer >= 1, got '0'"):
         pop_ensemble_args(["--ensemble", "0"])
-    with pytest.raises(ValueError, match="--mc_dropout goes with --ensemble"):
-        pop_ensemble_args(["--mc_dropout", "5"])
+    assert pop_ensemble_args(["--mc_dropout", "5"]) == (None, 5, [])
     with pytest.raises(ValueError, match="--ckpt_path does not go with --ensemble"):
         train_main(["--config", "csv-example.yaml", "--ensemble", "2", "--ckpt_path", "last"])
+
+
+def test_a_single_run_with_mc_dropout_is_calibrated(tmp_path):
+    args = ["--config", "csv-example.yaml", *TINY, "--trainer.max_epochs", "1"]
+    metrics = train([*args, "--trainer.default_root_dir", str(tmp_path), "--mc_dropout", "3"])
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["mc_dropout"] == metrics["mc_dropout"] and saved["mc_dropout"]["passes"] == 3
+    scale = saved["mc_dropout"]["std_scale"]
+    model = load_model(tmp_path / "checkpoints" / "best.ckpt")
+    assert model.checkpoint.calibration["std_scale"] == scale
+    assert (tmp_path / "calibration_logp.png").is_file()
+    assert not (tmp_path / "member_0").exists()
+    plain = [
+        "--trainer.default_root_dir",
+        str(tmp_path / "plain"),
+        "--model.attention_dropout",
+        "0",
+    ]
+    with pytest.raises(ValueError, match="trained without dropout"):
+        train_main([*args, *plain, "--mc_dropout", "3"])
