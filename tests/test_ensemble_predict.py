@@ -142,3 +142,17 @@ def test_mc_dropout_of_an_ensemble_samples_every_member(checkpoints):
     assert ensemble.num_samples(mc_dropout=3) == 6
     table = ensemble.predict(SMILES[:3], mc_dropout=3)
     assert np.isfinite(table[["y", "y_std"]].to_numpy()).all()
+
+
+def test_classification_ensemble_averages_probabilities(tmp_path):
+    paths = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        module = CGTModule(**TINY, task="classification", target_names=["active"])
+        paths.append(tmp_path / f"c{seed}.ckpt")
+        torch.save({"state_dict": module.state_dict(), "cgt": module.cgt_metadata()}, paths[-1])
+    singles = np.array([load_model(p).predict(SMILES)["active"] for p in paths])
+    table = load_model(paths).predict(SMILES)
+    assert ((table["active"] > 0) & (table["active"] < 1)).all()
+    np.testing.assert_allclose(table["active"], singles.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(table["active_std"], singles.std(axis=0), rtol=1e-4, atol=1e-6)
