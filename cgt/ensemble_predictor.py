@@ -18,9 +18,15 @@ from torch import Tensor
 from torch_geometric.data import Batch
 
 from cgt.ensemble import check_members, ensemble_sources
+from cgt.explanation import Explanation
 from cgt.inference import CGTPredictor, load_checkpoint
 
 __all__ = ["EnsemblePredictor", "load_ensemble"]
+
+_NO_EXPLANATION = (
+    "an ensemble has no single explanation (its members' attention maps differ): explain one "
+    "member, e.g. ensemble.members[0].explain(smiles)"
+)
 
 
 class EnsemblePredictor(CGTPredictor):
@@ -73,6 +79,14 @@ class EnsemblePredictor(CGTPredictor):
             f"targets={self.target_names}, featurizer={self.featurizer!r}, "
             f"device={str(self.device)!r})"
         )
+
+    def explain(self, smiles: str, target: str | int | None = None) -> Explanation:
+        """Refused: explanations belong to one model (``ensemble.members[k].explain(...)``)."""
+        raise ValueError(_NO_EXPLANATION)
+
+    def explain_many(self, smiles, target: str | int | None = None) -> list[Explanation]:
+        """Refused, as :meth:`explain`."""
+        raise ValueError(_NO_EXPLANATION)
 
     def forward(self, batch: Batch) -> Tensor:
         """``[B, T]`` the members' mean prediction for a batch, in target units."""

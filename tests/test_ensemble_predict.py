@@ -65,6 +65,15 @@ def test_ensemble_mean_and_std_are_the_members(checkpoints):
     assert (table["y_std"] > 0).all()
 
 
+def test_an_ensemble_refuses_to_explain(checkpoints):
+    ensemble = load_model(checkpoints["members"][:2])
+    with pytest.raises(ValueError, match="explain one member"):
+        ensemble.explain("CCO")
+    with pytest.raises(ValueError, match="explain one member"):
+        ensemble.explain_many(["CCO"])
+    assert ensemble.members[0].explain("CCO").prediction is not None
+
+
 def test_one_member_ensemble_has_zero_std(checkpoints):
     table = load_model(checkpoints["members"][:1]).predict(SMILES)
     single = load_model(checkpoints["members"][0]).predict(SMILES)

@@ -28,7 +28,6 @@ only limit each member's own training run).
 
 from __future__ import annotations
 
-import importlib
 import json
 import time
 import warnings
@@ -41,10 +40,11 @@ import torch
 from lightning.pytorch import LightningDataModule
 
 from cgt.checkpoint import write_calibration
+from cgt.cli.report import datamodule_from_config
 from cgt.cli.train import CGTCLI, train
-from cgt.ensemble import member_dir, write_manifest
+from cgt.ensemble import is_ensemble_dir, member_dir, write_manifest
 from cgt.ensemble_predictor import EnsemblePredictor
-from cgt.inference import STD_SUFFIX, CGTPredictor, load_checkpoint
+from cgt.inference import STD_SUFFIX, CGTPredictor, load_checkpoint, load_model
 from cgt.mc_dropout import has_dropout
 from cgt.system import CGTModule
 from cgt.uncertainty_eval import (
@@ -55,7 +55,13 @@ from cgt.uncertainty_eval import (
 )
 from cgt.uncertainty_figures import write_uncertainty_figures
 
-__all__ = ["DEFAULT_MC_DROPOUT", "calibrate_mc_dropout", "pop_ensemble_args", "train_ensemble"]
+__all__ = [
+    "DEFAULT_MC_DROPOUT",
+    "calibrate_mc_dropout",
+    "pop_ensemble_args",
+    "train_ensemble",
+    "uncertainty_pictures",
+]
 
 #: Monte Carlo dropout passes per member when calibrating at the end of an ensemble run.
 DEFAULT_MC_DROPOUT = 20
@@ -161,7 +167,7 @@ def _score(
     ensemble = EnsemblePredictor([load_checkpoint(c) for c in checkpoints])
     info = ensemble.members[0].checkpoint
     names, task = list(info.target_names), info.task
-    data = _datamodule(info.config)
+    data = datamodule_from_config(info.config)
     val = split_predictions(ensemble, data.val_dataloader())
     test = split_predictions(ensemble, data.test_dataloader())
     calibration, scores = evaluate_uncertainty(val, test, names, task, "ensemble")
@@ -249,7 +255,7 @@ def calibrate_mc_dropout(metrics: dict[str, Any], passes: int) -> dict[str, Any]
             f"{path} was trained without dropout: Monte Carlo dropout has no spread to calibrate"
         )
     info = member.checkpoint
-    data = _datamodule(info.config)
+    data = datamodule_from_config(info.config)
     result = _calibrate_member(
         member, path, data, list(info.target_names), info.task, passes, "single model"
     )
@@ -265,19 +271,44 @@ def _figures(
     task: str,
     calibration: dict | None,
     label: str,
-) -> None:
+) -> list[Path]:
     """The parity plot with error bars and the calibration curve (regression only)."""
-    if task == "regression":
-        scale = None if calibration is None else calibration["std_scale"]
-        write_uncertainty_figures(directory, test.y, test.mean, test.std, names, scale, label)
+    if task != "regression":
+        return []
+    scale = None if calibration is None else calibration["std_scale"]
+    return write_uncertainty_figures(directory, test.y, test.mean, test.std, names, scale, label)
 
 
-def _datamodule(config: dict[str, Any]) -> LightningDataModule:
-    """The training run's data module, rebuilt from the resolved config of a checkpoint."""
-    data = config["data"]
-    module_name, _, class_name = data["class_path"].rpartition(".")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    return cls(**data.get("init_args", {}))
+def uncertainty_pictures(run_dir: str | Path) -> list[Path]:
+    """Redraws the uncertainty pictures of a run directory from what it holds (called by
+    ``python -m cgt.report``): an ensemble (``ensemble.json``: the members' spread with its
+    calibration) or a single run whose best checkpoint carries a Monte Carlo dropout
+    calibration (its passes, seeded); nothing for other runs.
+
+    Returns:
+        The files written.
+    """
+    run = Path(run_dir)
+    best = run / "checkpoints" / "best.ckpt"
+    if is_ensemble_dir(run):
+        model = load_model(run)
+        passes, calibration = 0, {"std_scale": model.std_scale}
+        info = model.members[0].checkpoint
+        label = f"{len(model.members)}-member ensemble, test split"
+    elif best.is_file():
+        model = load_checkpoint(best)
+        info, calibration = model.checkpoint, model.checkpoint.calibration
+        if calibration is None or calibration.get("spread") != "mc_dropout":
+            return []
+        passes = int(calibration.get("mc_dropout", DEFAULT_MC_DROPOUT))
+        label = f"single model, MC dropout ({passes} passes), test split"
+    else:
+        return []
+    if model.std_scale is None:
+        calibration = None
+    torch.manual_seed(0)
+    test = split_predictions(model, datamodule_from_config(info.config).test_dataloader(), passes)
+    return _figures(run, test, list(info.target_names), info.task, calibration, label)
 
 
 def _write_test_predictions(

@@ -27,7 +27,7 @@ import torch
 from cgt.checkpoint import CheckpointError
 from cgt.cli.predict import EXIT_INVALID_ROWS, EXIT_OK, EXIT_USAGE, read_input
 from cgt.explanation import DRAW_KINDS
-from cgt.inference import ERROR_COLUMN, load_model
+from cgt.inference import ERROR_COLUMN, load_checkpoint
 
 __all__ = ["build_parser", "main", "CONTRIBUTIONS_FILE"]
 
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             smiles = list(args.smiles)
             source = "--smiles"
-        model = load_model(args.checkpoint, device=args.device)
+        model = load_checkpoint(args.checkpoint, device=args.device)  # one model, not an ensemble
         targets = args.target or model.target_names
         unknown = [t for t in targets if t not in model.target_names]
         if unknown:

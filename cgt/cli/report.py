@@ -11,6 +11,10 @@ Writes into the run directory:
   ``<target>_pred``) and ``parity_<split>.png`` (regression: predicted against true, one
   panel per target, MAE / RMSE / R²) or ``roc_<split>.png`` (classification, AUROC).
 
+With uncertainty (:mod:`cgt.cli.ensemble`): in an ensemble's run directory (``ensemble.json``),
+and in a run whose best checkpoint carries a Monte Carlo dropout calibration,
+``parity_uncertainty_<target>.png`` and ``calibration_<target>.png`` (test split).
+
 The splits are rebuilt from the data configuration stored in the best checkpoint (the
 resolved config of the run), so the molecules are exactly those training used. A run
 without a test split (or whose data file is gone) gets the pictures it can have; what is
@@ -33,6 +37,7 @@ import pandas as pd
 import torch
 
 from cgt.checkpoint import CheckpointError
+from cgt.ensemble import is_ensemble_dir
 from cgt.figures import epoch_table, learning_curves, parity_plot, roc_plot
 from cgt.inference import CGTPredictor, load_model
 
@@ -70,6 +75,8 @@ def write_report(
     if not run.is_dir():
         raise FileNotFoundError(f"run directory {run} does not exist")
     note = log or (lambda text: print(text, file=sys.stderr, flush=True))
+    if is_ensemble_dir(run):  # its members have their own pictures; the ensemble its spread's
+        return _uncertainty(run, note)
     written: list[Path] = []
     summary = _read_json(run / "metrics.json")
     best = run / "checkpoints" / "best.ckpt"
@@ -125,7 +132,18 @@ def write_report(
             )
         else:
             written.append(roc_plot(true, pred, names, run / f"roc_{split}.png", split, label))
-    return written
+    return written + _uncertainty(run, note)
+
+
+def _uncertainty(run: Path, note) -> list[Path]:
+    """The uncertainty pictures of the run, if it has an uncertainty (see the module doc)."""
+    from cgt.cli.ensemble import uncertainty_pictures  # it builds on this module
+
+    try:
+        return uncertainty_pictures(run)
+    except Exception as error:  # a picture must not fail the report: say why
+        note(f"report: cannot draw the uncertainty pictures ({error}): left out")
+        return []
 
 
 def datamodule_from_config(config: dict[str, Any]):

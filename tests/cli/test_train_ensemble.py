@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from cgt.cli.ensemble import pop_ensemble_args
+from cgt.cli.report import write_report
 from cgt.cli.train import main as train_main
 from cgt.cli.train import train
 from cgt.data import CSVDataModule
@@ -82,6 +83,15 @@ def test_the_run_directory_predicts_the_scored_test_split(ensemble):
     assert member.checkpoint.calibration["spread"] == "mc_dropout"
 
 
+def test_the_report_redraws_the_uncertainty_pictures(ensemble):
+    root, _, _ = ensemble
+    pictures = [root / "parity_uncertainty_logp.png", root / "calibration_logp.png"]
+    for picture in pictures:
+        picture.unlink()
+    assert sorted(write_report(root)) == sorted(pictures)
+    assert all(p.is_file() for p in pictures)
+
+
 def test_resume_continues_unfinished_members_only(ensemble):
     root, data, _ = ensemble
     finished = (root / "member_0" / "metrics.json").read_text()
@@ -129,6 +139,8 @@ def test_a_single_run_with_mc_dropout_is_calibrated(tmp_path):
     model = load_model(tmp_path / "checkpoints" / "best.ckpt")
     assert model.checkpoint.calibration["std_scale"] == scale
     assert (tmp_path / "calibration_logp.png").is_file()
+    (tmp_path / "calibration_logp.png").unlink()
+    assert tmp_path / "calibration_logp.png" in write_report(tmp_path, splits=())
     assert not (tmp_path / "member_0").exists()
     plain = [
         "--trainer.default_root_dir",
