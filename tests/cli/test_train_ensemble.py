@@ -150,3 +150,23 @@ def test_a_single_run_with_mc_dropout_is_calibrated(tmp_path):
     ]
     with pytest.raises(ValueError, match="trained without dropout"):
         train_main([*args, *plain, "--mc_dropout", "3"])
+
+
+def test_a_classification_ensemble_is_scored_without_calibration(tmp_path):
+    classification = [
+        *TINY[:-2],
+        "--data.init_args.target_columns", "[polar]",
+        "--data.init_args.task", "classification",
+        "--trainer.max_epochs", "1",
+    ]  # fmt: skip
+    metrics = train(
+        ["--config", "csv-example.yaml", *classification, "--trainer.default_root_dir",
+         str(tmp_path), "--ensemble", "2", "--mc_dropout", "2"]
+    )  # fmt: skip
+    assert 0 <= metrics["ensemble"]["test_auroc"] <= 1
+    assert metrics["ensemble"]["calibration"] is None
+    assert all(0 <= m["test_auroc"] <= 1 for m in metrics["member_metrics"])
+    assert json.loads((tmp_path / "ensemble.json").read_text())["calibration"] is None
+    assert not list(tmp_path.glob("calibration_*.png"))
+    table = load_model(tmp_path).predict(["CCO", "c1ccccc1O"])
+    assert table.columns.tolist() == ["smiles", "polar", "polar_std", "error"]
