@@ -1,4 +1,5 @@
-"""Calibrating predicted standard deviations: z-score scaling fitted on the validation split.
+"""Calibrating predicted standard deviations: z-score scaling fitted on the validation split
+(docs/design.md §8).
 
 A model (an ensemble, or one model with Monte Carlo dropout) predicts a mean ``ŷ`` and a
 spread ``σ`` per molecule and target. The spread is rarely the right size: an ensemble's

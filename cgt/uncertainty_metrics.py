@@ -1,4 +1,5 @@
-"""How good a predicted uncertainty is: coverage, miscalibration area, NLL, error ranking.
+"""How good a predicted uncertainty is: coverage, miscalibration area, NLL, error ranking
+(docs/design.md §8).
 
 Every function reads a prediction as a Gaussian ``N(ŷ, σ²)`` per molecule and target and
 scores it against the true values ``y``; rows with a missing target, prediction or ``σ``
