@@ -86,7 +86,11 @@ def test_featurizes_each_molecule_once(checkpoints, monkeypatch):
     ensemble = load_model(checkpoints["members"])
     calls = []
     featurize = ensemble.featurize
-    monkeypatch.setattr(ensemble, "featurize", lambda s: calls.append(len(s)) or featurize(s))
+    def counting(smiles, *args, **kwargs):
+        calls.append(len(smiles))
+        return featurize(smiles, *args, **kwargs)
+
+    monkeypatch.setattr(ensemble, "featurize", counting)
     ensemble.predict(SMILES, batch_size=4)
     assert sum(calls) == len(SMILES)
 
