@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cgt.checkpoint import CheckpointInfo, validate_calibration
+from cgt.checkpoint import CheckpointError, CheckpointInfo, validate_calibration
 
 __all__ = [
     "MANIFEST",
@@ -63,7 +63,8 @@ def ensemble_sources(path: str | os.PathLike | Sequence[str | os.PathLike]) -> E
     """The checkpoints named by a run directory with ``ensemble.json`` or by a list.
 
     Raises:
-        FileNotFoundError: the directory has no manifest, or a listed checkpoint is missing.
+        CheckpointError: a directory without a manifest.
+        FileNotFoundError: a checkpoint the manifest lists is missing.
         ValueError: an empty list, or a malformed manifest (the message names it).
     """
     if not isinstance(path, str | os.PathLike):
@@ -73,7 +74,10 @@ def ensemble_sources(path: str | os.PathLike | Sequence[str | os.PathLike]) -> E
         return EnsembleSource(checkpoints, None, None)
     manifest = Path(path, MANIFEST)
     if not manifest.is_file():
-        raise FileNotFoundError(f"{path} is a directory without {MANIFEST}: not an ensemble run")
+        raise CheckpointError(
+            f"{path} is a directory, not a checkpoint file, and has no {MANIFEST}: not an "
+            "ensemble run either"
+        )
     try:
         entry = json.loads(manifest.read_text())
     except (OSError, json.JSONDecodeError) as err:

@@ -109,10 +109,11 @@ def load_ensemble(
         device: where the members run.
 
     Raises:
-        FileNotFoundError: the manifest or a checkpoint does not exist.
+        FileNotFoundError: a checkpoint (listed, or in the manifest) does not exist.
         ValueError: the checkpoints were not trained for the same targets, task and
             featurizer (the message names the two that differ), or a malformed manifest.
-        CheckpointError: a member is not a usable cgt checkpoint.
+        CheckpointError: a member is not a usable cgt checkpoint, or a directory has no
+            ensemble.json.
     """
     source = ensemble_sources(path)
     members = [load_checkpoint(checkpoint, device) for checkpoint in source.checkpoints]

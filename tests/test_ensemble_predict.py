@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from cgt.checkpoint import CheckpointError
 from cgt.data import ZINC, ZINCDataModule
 from cgt.ensemble import write_manifest
 from cgt.ensemble_predictor import EnsemblePredictor
@@ -120,7 +121,7 @@ def test_run_directory_with_manifest_applies_its_calibration(checkpoints, tmp_pa
     np.testing.assert_allclose(calibrated["y_std"], 2.5 * raw["y_std"], rtol=1e-6)
     np.testing.assert_allclose(calibrated["y"], raw["y"], rtol=1e-6)
     np.testing.assert_allclose(ensemble.predict(SMILES, calibrated=False)["y_std"], raw["y_std"])
-    with pytest.raises(FileNotFoundError, match="without ensemble.json"):
+    with pytest.raises(CheckpointError, match="a directory, not a checkpoint file, and has no"):
         load_model(tmp_path / "..")
 
 

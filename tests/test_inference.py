@@ -248,9 +248,9 @@ def test_batches_are_cut_by_pairs_without_changing_results(trained, monkeypatch)
     seen: list[list[int]] = []
     original = predictor._predict_graphs
 
-    def record(graphs):
+    def record(graphs, *args):
         seen.append([g.num_nodes for g in graphs])
-        return original(graphs)
+        return original(graphs, *args)
 
     monkeypatch.setattr(predictor, "_predict_graphs", record)
     got = predictor.predict(inputs, batch_size=32, max_pairs=60 * 60)["y"].to_numpy()
