@@ -2,48 +2,64 @@
 from a trained cgt checkpoint.
 
     python -m cgt.predict --checkpoint CKPT --smiles S [S ...] [--output FILE.csv | -]
-    python -m cgt.predict --checkpoint CKPT --input FILE.csv [--smiles-column smiles] [--output ...]
+    python -m cgt.predict --checkpoint CKPT --input FILE [--smiles-column smiles] [--output ...]
+        [--workers N] [--shard K/N] [--resume | --restart] [--chunk-rows 10000]
 
-Writes CSV: the input columns (``smiles`` for ``--smiles``; every column of ``--input``,
-unchanged) followed by one column per target of the model (regression: the value in the
-units of training; classification: the probability of class 1) and ``error`` (empty where
-the row is valid, else a one-line reason; its predictions are empty). Every input row gives
-one output row, in input order. A summary line goes to stderr.
+Writes CSV (or Parquet for an output named ``.parquet``): the input columns (``smiles`` for
+``--smiles``; every column of ``--input``, unchanged) followed by one column per target of the
+model (regression: the value in the units of training; classification: the probability of
+class 1) and ``error`` (empty where the row is valid, else a one-line reason; its predictions
+are empty). Every input row gives one output row, in input order. A summary line goes to
+stderr. ``--input`` (CSV, ``.csv.gz``, ``.smi``, Parquet) is streamed chunk by chunk through
+:func:`cgt.screening.screen`: flat memory, worker processes, resumable, shardable.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import torch
 
 from cgt.checkpoint import CheckpointError
-from cgt.inference import DEFAULT_BATCH_SIZE, DEFAULT_MAX_ATOMS, ERROR_COLUMN, load_model
+from cgt.inference import DEFAULT_BATCH_SIZE, ERROR_COLUMN, CGTPredictor, load_model
+from cgt.screening import (
+    DEFAULT_CHUNK_ROWS,
+    ResumeError,
+    StrictError,
+    describe_invalid,
+    join_predictions,
+    parse_shard,
+    progress_dir,
+    screen,
+)
 
 EXIT_OK = 0
 EXIT_INVALID_ROWS = 1
 EXIT_USAGE = 2
 PROGRESS_MIN_ROWS = 1000
-MAX_LISTED_ROWS = 20
 
 EPILOG = f"""\
 exit status:
   {EXIT_OK}  predictions written (rows that could not be predicted have an empty prediction
      and a reason in the '{ERROR_COLUMN}' column)
   {EXIT_INVALID_ROWS}  --strict and at least one row could not be predicted: those rows are listed
-     on stderr and no output is written
+     on stderr and no output is written (--input: the rows of the first chunk that has any)
   {EXIT_USAGE}  usage error, unreadable or invalid checkpoint, unreadable input file or missing
-     SMILES column, an output file that cannot be written, or --output naming the input
-     file (the output is written to a temporary file and renamed, never half-written)
+     SMILES column, or an output file that cannot be written
 
 examples:
   python -m cgt.predict --checkpoint runs/zinc/checkpoints/best.ckpt --smiles CCO 'c1ccccc1O'
   python -m cgt.predict --checkpoint best.ckpt --input mols.csv --output predictions.csv
+  python -m cgt.predict --checkpoint best.ckpt --input library.smi.gz --output preds.parquet \
+      --workers 4 --shard 3/10
+
+--input is read and written chunk by chunk (--chunk-rows); the output appears under its
+name only when complete. A killed run leaves its progress in .NAME.parts/ beside the output
+NAME: running the same command again continues it (--restart starts afresh).
 """
 
 
@@ -59,7 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", required=True, type=Path, help="a cgt checkpoint (.ckpt)")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--smiles", nargs="+", metavar="S", help="one or more SMILES strings")
-    source.add_argument("--input", type=Path, metavar="FILE.csv", help="a CSV file with SMILES")
+    source.add_argument(
+        "--input",
+        type=Path,
+        metavar="FILE",
+        help="a file with SMILES: CSV (.csv, .csv.gz), .smi (SMILES [name] per line) or Parquet",
+    )
     parser.add_argument(
         "--smiles-column",
         default="smiles",
@@ -69,20 +90,47 @@ def build_parser() -> argparse.ArgumentParser:
         "--output",
         default="-",
         metavar="FILE.csv",
-        help="where to write the CSV; '-' (default) is standard output",
+        help="where to write: .parquet/.pq is Parquet, .gz gzip CSV, else CSV; '-' (default) "
+        "is CSV on standard output",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="--input: processes featurizing while the model runs (default: one per CPU minus "
+        "one, at most 8, for inputs of more than one chunk; 0: none)",
+    )
+    parser.add_argument(
+        "--chunk-rows",
+        type=int,
+        default=DEFAULT_CHUNK_ROWS,
+        help=f"--input: rows read, predicted and written at a time; the unit of resuming "
+        f"(default: {DEFAULT_CHUNK_ROWS})",
+    )
+    parser.add_argument(
+        "--shard",
+        default=None,
+        metavar="K/N",
+        help="--input: predict only the K-th (1..N) of N contiguous parts of the rows; the N "
+        "outputs concatenated in order (CSV: one header) are the whole output",
+    )
+    resume = parser.add_mutually_exclusive_group()
+    resume.add_argument(
+        "--resume",
+        action="store_true",
+        help="--input: continue the interrupted run of --output (an error if there is none; "
+        "without --resume an interrupted run with the same settings is continued anyway)",
+    )
+    resume.add_argument(
+        "--restart",
+        action="store_true",
+        help="--input: discard the progress of an interrupted run of --output and start again",
     )
     parser.add_argument(
         "--batch-size",
         type=int,
         default=DEFAULT_BATCH_SIZE,
         help=f"molecules per forward pass (default: {DEFAULT_BATCH_SIZE}; more on a GPU)",
-    )
-    parser.add_argument(
-        "--max-atoms",
-        type=int,
-        default=DEFAULT_MAX_ATOMS,
-        help=f"larger molecules get an error row (memory grows with the square of the atom "
-        f"count; default: {DEFAULT_MAX_ATOMS})",
     )
     parser.add_argument(
         "--device", default="cpu", help="torch device for the model, e.g. cpu, cuda (default: cpu)"
@@ -107,129 +155,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def read_input(path: Path, smiles_column: str) -> tuple[pd.DataFrame, list[str]]:
-    """Read ``path`` as text (every cell kept as written) and return it with its SMILES.
-
-    Raises:
-        ValueError: the file cannot be read or has no column ``smiles_column``.
-    """
-    if not path.is_file():
-        raise ValueError(f"input file {path} does not exist")
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise ValueError(f"cannot read input file {path} as CSV: {err}") from err
-    if smiles_column not in table.columns:
-        raise ValueError(
-            f"input file {path} has no column {smiles_column!r} (columns: "
-            f"{', '.join(table.columns)}); choose one with --smiles-column"
-        )
-    return table, table[smiles_column].tolist()
-
-
-def join_predictions(inputs: pd.DataFrame, predictions: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """Input columns followed by the prediction and ``error`` columns.
-
-    Where a prediction column's name is already an input column, the prediction columns get a
-    ``_pred`` suffix (all of them, so they stay recognisable); the returned note says so
-    (empty string otherwise).
-    """
-    new = predictions.drop(columns="smiles")
-    clash = [c for c in new.columns if c in inputs.columns]
-    note = ""
-    if clash:
-        new = new.add_suffix("_pred")
-        note = (
-            f"input already has column(s) {', '.join(clash)}: prediction columns are named "
-            f"{', '.join(new.columns)}"
-        )
-    return pd.concat([inputs.reset_index(drop=True), new.reset_index(drop=True)], axis=1), note
-
-
-def describe_invalid(predictions: pd.DataFrame, limit: int = MAX_LISTED_ROWS) -> list[str]:
-    """One line per invalid row (1-based row number, SMILES, reason), at most ``limit`` lines."""
-    invalid = predictions.index[predictions[ERROR_COLUMN] != ""]
-    lines = [
-        f"  row {i + 1}: {predictions.at[i, 'smiles']!r}: {predictions.at[i, ERROR_COLUMN]}"
-        for i in invalid[:limit]
-    ]
-    if len(invalid) > limit:
-        lines.append(f"  ... and {len(invalid) - limit} more rows")
-    return lines
-
-
-def _same_file(a: Path, b: str) -> bool:
-    """Whether ``b`` names the file ``a`` (the same path, or a link to it)."""
-    try:
-        return Path(a).resolve() == Path(b).resolve() or os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
-def write_atomically(table: pd.DataFrame, path: Path) -> None:
-    """Writes ``table`` as CSV to a temporary file next to ``path``, then renames it over
-    ``path``: a failure or a kill never leaves a half-written file under its final name."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # as a plainly created file (mkstemp: 0600)
-        table.to_csv(temporary, index=False)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-
-
-def _encodable(value: object) -> object:
-    """A cell that UTF-8 can write: lone surrogates (from undecodable command-line bytes) are
-    written as backslash escapes instead of making the write fail."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return value.encode("utf-8", "backslashreplace").decode("utf-8")
-    return value
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (see ``--help``)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         parser.error(f"--batch-size must be at least 1, got {args.batch_size}")
-    if args.max_atoms < 1:
-        parser.error(f"--max-atoms must be at least 1, got {args.max_atoms}")
     if args.threads is not None:
         if args.threads < 1:
             parser.error(f"--threads must be at least 1, got {args.threads}")
         torch.set_num_threads(args.threads)
 
-    if args.input is not None and args.output != "-" and _same_file(args.input, args.output):
-        print(
-            f"error: --output {args.output} is the input file: choose another output "
-            "(the input is never overwritten)",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
+    if args.input is None and (args.shard or args.resume or args.restart):
+        parser.error("--shard, --resume and --restart need --input")
+    if args.workers is not None and args.workers < 0:
+        parser.error(f"--workers must be at least 0, got {args.workers}")
+    if args.chunk_rows < 1:
+        parser.error(f"--chunk-rows must be at least 1, got {args.chunk_rows}")
     try:
-        if args.input is not None:
-            inputs, smiles = read_input(args.input, args.smiles_column)
-            source = str(args.input)
-        else:
-            smiles = list(args.smiles)
-            inputs = pd.DataFrame({"smiles": pd.Series(smiles, dtype=object)})  # any str
-            source = "--smiles"
+        shard = parse_shard(args.shard) if args.shard else (1, 1)
+    except ValueError as err:
+        parser.error(f"--shard: {err}")
+    if args.resume and args.output == "-":
+        parser.error("--resume needs an --output file")
+
+    try:
         model = load_model(args.checkpoint, device=args.device)
     except (CheckpointError, FileNotFoundError, ValueError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    if args.input is not None:
+        return predict_file(args, model, shard)
+
+    smiles = list(args.smiles)
+    inputs = pd.DataFrame({"smiles": smiles})
+    source = "--smiles"
 
     progress = not args.no_progress and len(smiles) >= PROGRESS_MIN_ROWS
-    predictions = model.predict(
-        smiles, batch_size=args.batch_size, progress=progress, max_atoms=args.max_atoms
-    )
+    predictions = model.predict(smiles, batch_size=args.batch_size, progress=progress)
     num_invalid = int((predictions[ERROR_COLUMN] != "").sum())
     summary = (
         f"{source}: {len(predictions)} rows, {len(predictions) - num_invalid} valid, "
@@ -241,7 +204,6 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INVALID_ROWS
 
     table, note = join_predictions(inputs, predictions)
-    table = table.map(_encodable)
     if note:
         print(f"note: {note}", file=sys.stderr)
     try:
@@ -249,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
             table.to_csv(sys.stdout, index=False)
             sys.stdout.flush()
         else:
-            write_atomically(table, Path(args.output))
+            table.to_csv(args.output, index=False)
     except OSError as err:
         print(f"error: cannot write {args.output}: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -257,4 +219,55 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{summary}; written to {destination}", file=sys.stderr)
     if num_invalid:
         print("\n".join(describe_invalid(predictions)), file=sys.stderr)
+    return EXIT_OK
+
+
+def predict_file(args: argparse.Namespace, model: CGTPredictor, shard: tuple[int, int]) -> int:
+    """``--input``: :func:`cgt.screening.screen` of the file; prints the summary; exit status."""
+    stream = args.output == "-"
+    output: Any = sys.stdout.buffer if stream else Path(args.output)
+    if not stream and progress_dir(output).exists() and not args.restart:
+        print(f"note: continuing the interrupted run in {progress_dir(output)}", file=sys.stderr)
+    try:
+        summary = screen(
+            model,
+            args.input,
+            output,
+            smiles_column=args.smiles_column,
+            chunk_rows=args.chunk_rows,
+            batch_size=args.batch_size,
+            workers=args.workers,
+            shard=shard,
+            resume=args.resume,
+            restart=args.restart,
+            strict=args.strict,
+            progress=not args.no_progress,
+            progress_min_rows=PROGRESS_MIN_ROWS,
+        )
+    except StrictError as err:
+        print(f"error: {err}; --strict, so nothing is written:", file=sys.stderr)
+        print("\n".join(err.lines), file=sys.stderr)
+        return EXIT_INVALID_ROWS
+    except (ResumeError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as err:
+        print(f"error: cannot write {args.output}: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    if summary.note:
+        print(f"note: {summary.note}", file=sys.stderr)
+    where = ""
+    if shard != (1, 1):
+        last = summary.first_row + summary.rows
+        where = f" (shard {shard[0]}/{shard[1]}: rows {summary.first_row + 1}-{last})"
+    if summary.resumed_rows:
+        where += f" (resumed: {summary.resumed_rows} rows were done)"
+    destination = "standard output" if stream else args.output
+    print(
+        f"{args.input}{where}: {summary.rows} rows, {summary.rows - summary.invalid} valid, "
+        f"{summary.invalid} invalid; written to {destination}",
+        file=sys.stderr,
+    )
+    if summary.examples:
+        print("\n".join(summary.examples), file=sys.stderr)
     return EXIT_OK

@@ -1,0 +1,113 @@
+"""Featurizing in worker processes while the model runs in the main one.
+
+:class:`FeaturizePool` takes chunks of inputs and gives back, in the order they were given,
+each chunk with :func:`cgt.inference.featurize` of its SMILES. Each chunk is split among the
+workers, and the pool keeps a bounded number of chunks in flight (``ahead``), so memory does
+not grow with the number of chunks while the workers featurize the next chunks during the
+model's forward passes on the current one. Workers are started with the ``spawn`` method
+(safe with threads and CUDA in the main process); ``workers=0`` featurizes in the calling
+process.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any, TypeVar
+
+from cgt.inference import Featurized, featurize
+
+__all__ = ["FeaturizePool", "default_workers"]
+
+T = TypeVar("T")
+
+
+def default_workers() -> int:
+    """One worker per CPU this process may use, minus one for the model, at most 8."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(0, min(8, cpus - 1))
+
+
+def _join(pieces: list[Featurized], sizes: list[int]) -> Featurized:
+    """One :class:`Featurized` for consecutive pieces of ``sizes`` inputs each."""
+    out = Featurized(graphs=[], rows=[], errors={})
+    offset = 0
+    for piece, size in zip(pieces, sizes, strict=True):
+        out.graphs.extend(piece.graphs)
+        out.rows.extend(row + offset for row in piece.rows)
+        out.errors.update({row + offset: reason for row, reason in piece.errors.items()})
+        offset += size
+    return out
+
+
+class FeaturizePool:
+    """Featurizes chunks of SMILES in ``workers`` processes, results in input order.
+
+    Args:
+        featurizer: the featurizer name (``CGTPredictor.featurizer``).
+        workers: worker processes; 0 featurizes in the calling process.
+        ahead: chunks submitted beyond the one being consumed (bounds memory).
+
+    Use as a context manager; :meth:`map` yields ``(item, featurized)`` pairs.
+    """
+
+    def __init__(self, featurizer: str, workers: int, ahead: int = 2) -> None:
+        if workers < 0:
+            raise ValueError(f"workers must be at least 0, got {workers}")
+        if ahead < 1:
+            raise ValueError(f"ahead must be at least 1, got {ahead}")
+        self.featurizer = featurizer
+        self.workers = workers
+        self.ahead = ahead
+        self._executor: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> FeaturizePool:
+        if self.workers:
+            self._executor = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("spawn")
+            )
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    def _submit(self, smiles: list[Any]) -> tuple[list[Future], list[int]]:
+        assert self._executor is not None
+        size = max(1, math.ceil(len(smiles) / self.workers))
+        starts = range(0, max(1, len(smiles)), size)
+        pieces = [smiles[i : i + size] for i in starts]
+        futures = [self._executor.submit(featurize, p, self.featurizer) for p in pieces]
+        return futures, [len(p) for p in pieces]
+
+    def map(self, items: Iterable[tuple[T, list[Any]]]) -> Iterator[tuple[T, Featurized]]:
+        """``(item, featurize(smiles))`` for each ``(item, smiles)`` of ``items``, in order."""
+        if self._executor is None:
+            if self.workers:
+                raise RuntimeError("FeaturizePool.map needs the pool entered (use `with`)")
+            for item, smiles in items:
+                yield item, featurize(smiles, self.featurizer)
+            return
+        queue: deque[tuple[T, list[Future], list[int]]] = deque()
+        source = iter(items)
+        exhausted = False
+        while True:
+            while not exhausted and len(queue) <= self.ahead:
+                try:
+                    item, smiles = next(source)
+                except StopIteration:
+                    exhausted = True
+                    break
+                queue.append((item, *self._submit(list(smiles))))
+            if not queue:
+                return
+            item, futures, sizes = queue.popleft()
+            yield item, _join([f.result() for f in futures], sizes)
