@@ -197,7 +197,7 @@ class CGTPredictor:
     def _table(self, inputs: list[Any], values: np.ndarray, errors: list[str]) -> pd.DataFrame:
         table = pd.DataFrame(values, columns=self.target_names)
         table.insert(0, "smiles", pd.Series(inputs, dtype=object))
-        table[ERROR_COLUMN] = errors
+        table[ERROR_COLUMN] = pd.Series(errors, dtype=str)  # text even with no rows
         return table
 
     def explain(self, smiles: str, target: str | int | None = None) -> Explanation:

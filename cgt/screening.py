@@ -21,8 +21,16 @@ complete part, if its settings (input file, model, SMILES column, chunk size, sh
 format) are the same; the result is the file an uninterrupted run writes.
 
 **Shards**: ``shard=(K, N)`` predicts only the K-th (1-based) of N contiguous parts of the
-input rows (rows ``floor((K-1)·R/N)`` to ``floor(K·R/N)`` of R); the N outputs,
-concatenated in order (CSV: the header once), are the unsharded output.
+input rows. Parts are made of whole chunks (chunks ``floor((K-1)·C/N)`` to ``floor(K·C/N)``
+of the C chunks), so each shard predicts exactly the batches of the unsharded run, and the N
+outputs, concatenated in order (CSV: the header once), are byte for byte the unsharded
+output. A shard with no chunk writes the header only: use ``chunk_rows <= rows / N`` to give
+every shard work.
+
+The float32 model gives the same numbers for a molecule whatever its batch up to rounding
+(about 1e-7 relative): a run's output does not depend on ``workers``, on being resumed or
+sharded, but can differ in the last digits from :meth:`~cgt.inference.CGTPredictor.predict`
+of the whole list, whose batches are made differently.
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ from cgt.tables import count_rows, merge_parts, output_format, read_chunks, writ
 
 __all__ = [
     "DEFAULT_CHUNK_ROWS",
+    "WORKERS_MIN_ROWS",
     "MAX_LISTED_ROWS",
     "ScreenSummary",
     "ResumeError",
@@ -58,6 +67,10 @@ __all__ = [
 
 #: Rows per chunk: the unit of reading, writing and resuming (about 10 MB of graphs).
 DEFAULT_CHUNK_ROWS = 10_000
+
+#: Fewest rows for which worker processes are started by default (starting one takes
+#: seconds: about the time to featurize a few thousand molecules).
+WORKERS_MIN_ROWS = 10_000
 
 #: Invalid rows listed in a summary.
 MAX_LISTED_ROWS = 20
@@ -113,10 +126,13 @@ def parse_shard(text: str) -> tuple[int, int]:
     return k, n
 
 
-def shard_range(rows: int, shard: tuple[int, int]) -> tuple[int, int]:
-    """Rows ``[start, stop)`` of the K-th of N contiguous parts of ``rows`` rows."""
+def shard_range(rows: int, shard: tuple[int, int], chunk_rows: int) -> tuple[int, int]:
+    """Rows ``[start, stop)`` of the K-th of N contiguous parts of ``rows`` rows, made of
+    whole chunks of ``chunk_rows`` rows."""
     k, n = shard
-    return (k - 1) * rows // n, k * rows // n
+    chunks = -(-rows // chunk_rows)
+    start = (k - 1) * chunks // n * chunk_rows
+    return min(rows, start), min(rows, k * chunks // n * chunk_rows)
 
 
 def progress_dir(output: str | os.PathLike) -> Path:
@@ -247,8 +263,8 @@ def screen(
         chunk_rows: rows per chunk (the unit of memory, writing and resuming).
         batch_size: molecules per forward pass (does not change the results).
         workers: featurizing processes (0: in this process); ``None``:
-            :func:`~cgt.featurize_pool.default_workers` when the rows span more than one
-            chunk, else 0 (starting workers costs seconds).
+            :func:`~cgt.featurize_pool.default_workers` for :data:`WORKERS_MIN_ROWS` rows or
+            more, else 0 (starting workers costs seconds).
         shard: ``(K, N)``: only the K-th of N contiguous parts of the rows.
         resume: require an interrupted run to continue (an error if there is none); without
             it, an interrupted run with the same settings is continued, else one starts.
@@ -275,10 +291,10 @@ def screen(
     stream = not isinstance(output, (str, os.PathLike))
     fmt = "csv" if stream else output_format(output)
     total = count_rows(source, smiles_column)
-    start, stop = shard_range(total, shard)
+    start, stop = shard_range(total, shard, chunk_rows)
     settings = _settings(predictor, source, smiles_column, chunk_rows, shard, fmt)
     if workers is None:
-        workers = default_workers() if stop - start > chunk_rows else 0
+        workers = default_workers() if stop - start >= WORKERS_MIN_ROWS else 0
     progress = progress and stop - start >= progress_min_rows
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch, "parts") if stream else progress_dir(output)

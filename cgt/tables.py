@@ -90,7 +90,7 @@ def _empty(path: Path, smiles_column: str) -> pd.DataFrame:
 
             empty = pq.read_schema(path).empty_table().to_pandas(types_mapper=pd.ArrowDtype)
         elif fmt == "smi":
-            empty = pd.DataFrame({name: pd.Series([], dtype=object) for name in SMI_COLUMNS})
+            empty = pd.DataFrame({name: pd.Series([], dtype=str) for name in SMI_COLUMNS})
         else:
             empty = pd.read_csv(path, dtype=str, keep_default_na=False, nrows=0)
     except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError) as err:
@@ -115,10 +115,10 @@ def _raw_chunks(path: Path, rows: int) -> Iterator[pd.DataFrame]:
                 fields = line.strip().split(None, 1)
                 lines.append(fields + [""] * (2 - len(fields)))
                 if len(lines) == rows:
-                    yield pd.DataFrame(lines, columns=list(SMI_COLUMNS), dtype=object)
+                    yield pd.DataFrame(lines, columns=list(SMI_COLUMNS), dtype=str)
                     lines = []
             if lines:
-                yield pd.DataFrame(lines, columns=list(SMI_COLUMNS), dtype=object)
+                yield pd.DataFrame(lines, columns=list(SMI_COLUMNS), dtype=str)
     else:
         with pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=rows) as reader:
             yield from reader

@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="--input: processes featurizing while the model runs (default: one per CPU minus "
-        "one, at most 8, for inputs of more than one chunk; 0: none)",
+        "one, at most 8, for 10,000 rows or more; 0: none)",
     )
     parser.add_argument(
         "--chunk-rows",
