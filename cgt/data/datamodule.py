@@ -103,6 +103,8 @@ class ZINCDataModule(_MoleculeDataModule):
             ``~/.cache/cgt``).
         path: CSV file to read instead of the shipped subset / for ZINC-full.
         featurizer: ``"zinc"`` (the paper's 28 atom types) or ``"atom"``.
+        featurize_workers: processes featurizing a split when its cache is built
+            (``None``: one per CPU for splits of 50,000 molecules or more; 0: none).
     """
 
     def __init__(
@@ -114,12 +116,14 @@ class ZINCDataModule(_MoleculeDataModule):
         root: str | os.PathLike | None = None,
         path: str | os.PathLike | None = None,
         featurizer: str = "zinc",
+        featurize_workers: int | None = None,
     ) -> None:
         super().__init__(batch_size, num_workers, seed)
         self.subset = subset
         self.root = root
         self.path = path
         self._featurizer = featurizer
+        self.featurize_workers = featurize_workers
 
     @property
     def featurizer(self) -> str:
@@ -138,14 +142,23 @@ class ZINCDataModule(_MoleculeDataModule):
         """No normalisation for ZINC (the paper trains on the raw target)."""
         return None
 
+    def prepare_data(self) -> None:
+        """Featurizes and caches every split not cached yet. Lightning calls it in one
+        process per node before :meth:`setup` in all (DDP), so the cache is built once."""
+        for split in SPLIT_NAMES:
+            self._load(split)
+
     def setup(self, stage: str | None = None) -> None:
         """Loads (featurizing and caching on first use) the splits the stage needs."""
         needed = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}
-        for split in needed.get(stage, ("train", "val", "test")):
+        for split in needed.get(stage, SPLIT_NAMES):
             if split not in self.datasets:
-                self.datasets[split] = ZINC(
-                    split, self.subset, self.root, self._featurizer, self.path
-                )
+                self.datasets[split] = self._load(split)
+
+    def _load(self, split: str) -> ZINC:
+        return ZINC(
+            split, self.subset, self.root, self._featurizer, self.path, self.featurize_workers
+        )
 
 
 class CSVDataModule(_MoleculeDataModule):
