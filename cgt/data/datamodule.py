@@ -18,6 +18,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Subset
 
 from cgt.data.csv_dataset import CSVDataset
+from cgt.data.distributed import ShardSampler
 from cgt.data.graph_store import GraphStore
 from cgt.data.splits import (
     SPLIT_METHODS,
@@ -33,11 +34,12 @@ from cgt.targets import TASKS
 __all__ = ["ZINCDataModule", "CSVDataModule"]
 
 
-
 class _MoleculeDataModule(LightningDataModule):
     """Shared loaders: train shuffled by a generator seeded once, val/test in order.
 
     ``datasets`` maps each split to its dataset (a :class:`GraphStore` or a ``Subset`` of one).
+    ``batch_size`` is the global batch size: under DDP with N processes, each takes
+    ``batch_size / N`` molecules of every batch (:class:`~cgt.data.distributed.ShardSampler`).
     """
 
     def __init__(self, batch_size: int, num_workers: int, seed: int | None) -> None:
@@ -61,6 +63,25 @@ class _MoleculeDataModule(LightningDataModule):
             store, positions = dataset.dataset, list(dataset.indices)
         else:
             store, positions = dataset, list(range(len(dataset)))
+        trainer = self.trainer
+        if trainer is not None and trainer.world_size > 1:
+            sampler = ShardSampler(
+                len(positions),
+                self.batch_size,
+                trainer.world_size,
+                trainer.global_rank,
+                shuffle,
+                self._generator,
+            )
+            return DataLoader(
+                positions,
+                batch_size=sampler.local_batch,
+                sampler=sampler,
+                generator=self._generator,  # drawn from as in one process (the base seed)
+                collate_fn=store.batch,
+                num_workers=self.num_workers,
+                persistent_workers=self.num_workers > 0,
+            )
         return DataLoader(
             positions,
             batch_size=self.batch_size,

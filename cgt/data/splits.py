@@ -11,7 +11,11 @@ from rdkit.Chem.Scaffolds import MurckoScaffold
 __all__ = [
     "SPLIT_NAMES",
     "SPLIT_METHODS",
-    "split_counts", "random_split", "scaffold_split", "column_split"]
+    "split_counts",
+    "random_split",
+    "scaffold_split",
+    "column_split",
+]
 
 #: The parts of a data set, in this order everywhere.
 SPLIT_NAMES = ("train", "val", "test")
