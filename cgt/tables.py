@@ -13,7 +13,8 @@ Parquet columns keep their Arrow types.
 - Parquet (``.parquet``, ``.pq``).
 
 Output is written as parts (one file per chunk, each written atomically) that
-:func:`merge_parts` joins into one CSV, ``.csv.gz`` or Parquet file.
+:func:`merge_parts` joins into one CSV, ``.csv.gz`` or Parquet file; :func:`concat_outputs`
+joins whole output files (the shards of a library) into one.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "read_chunks",
     "write_part",
     "merge_parts",
+    "concat_outputs",
 ]
 
 #: The columns of a ``.smi`` file.
@@ -233,12 +235,14 @@ def merge_parts(parts: list[Path], destination: Path, fmt: str) -> None:
         writer = None
         try:
             for part in parts:
-                table = pq.read_table(part)
+                source = pq.ParquetFile(part)
                 if writer is None:
-                    writer = pq.ParquetWriter(destination, table.schema)
-                elif not table.schema.equals(writer.schema, check_metadata=False):
-                    table = table.cast(writer.schema)
-                writer.write_table(table)
+                    writer = pq.ParquetWriter(destination, source.schema_arrow)
+                for group in range(source.num_row_groups):
+                    table = source.read_row_group(group)
+                    if not table.schema.equals(writer.schema, check_metadata=False):
+                        table = table.cast(writer.schema)
+                    writer.write_table(table)
         finally:
             if writer is not None:
                 writer.close()
@@ -247,4 +251,25 @@ def merge_parts(parts: list[Path], destination: Path, fmt: str) -> None:
     with opener(destination, "wb") as out:
         for part in parts:
             with open(part, "rb") as handle:
+                shutil.copyfileobj(handle, out, 1 << 20)
+
+
+def concat_outputs(sources: list[Path], destination: Path, fmt: str | None = None) -> None:
+    """Concatenates output files of one format (e.g. the shards of a run, in shard order)
+    into ``destination``: CSV (``.gz`` or not) with the header of the first file only, or
+    Parquet with the row groups of every file; one row group or block in memory at a time.
+    ``fmt``: the :func:`output_format` (default: that of ``destination``'s name)."""
+    fmt = fmt or output_format(destination)
+    if any(output_format(source) != fmt for source in sources):
+        raise ValueError(f"{destination}: every file to concatenate must be {fmt}")
+    if fmt == "parquet":
+        merge_parts(sources, destination, fmt)
+        return
+    opener = gzip.open if fmt == "csv.gz" else open
+    with opener(destination, "wb") as out:
+        for i, source in enumerate(sources):
+            with opener(source, "rb") as handle:
+                header = handle.readline()
+                if i == 0:
+                    out.write(header)
                 shutil.copyfileobj(handle, out, 1 << 20)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +115,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="--input: predict only the K-th (1..N) of N contiguous parts of the rows; the N "
         "outputs concatenated in order (CSV: one header) are the whole output",
     )
+    parser.add_argument(
+        "--devices",
+        type=int,
+        default=1,
+        help="--input: predict with this many processes on this node, one per device of "
+        "--device's type (Lightning's DDP launcher); each writes a shard, process 0 joins them "
+        "(default: 1)",
+    )
     resume = parser.add_mutually_exclusive_group()
     resume.add_argument(
         "--resume",
@@ -178,6 +187,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--shard: {err}")
     if args.resume and args.output == "-":
         parser.error("--resume needs an --output file")
+    if args.devices < 1:
+        parser.error(f"--devices must be at least 1, got {args.devices}")
+    if args.devices > 1:
+        if args.input is None or args.output == "-" or args.shard:
+            parser.error("--devices needs --input and an --output file, and excludes --shard")
+        return predict_file(args, None, (1, 1))
 
     try:
         model = load_model(args.checkpoint, device=args.device)
@@ -222,22 +237,30 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_OK
 
 
-def predict_file(args: argparse.Namespace, model: CGTPredictor, shard: tuple[int, int]) -> int:
-    """``--input``: :func:`cgt.screening.screen` of the file; prints the summary; exit status."""
+def predict_file(
+    args: argparse.Namespace, model: CGTPredictor | None, shard: tuple[int, int]
+) -> int:
+    """``--input``: :func:`cgt.screening.screen` of the file (with ``model``, or on
+    ``--devices`` processes when ``model`` is None); prints the summary; exit status."""
     stream = args.output == "-"
     output: Any = sys.stdout.buffer if stream else Path(args.output)
     if not stream and progress_dir(output).exists() and not args.restart:
         print(f"note: continuing the interrupted run in {progress_dir(output)}", file=sys.stderr)
     try:
-        summary = screen(
-            model,
+        if model is None:
+            from cgt.cli.predict_devices import predict_on_devices
+
+            run = partial(predict_on_devices, args.device, args.devices, args.checkpoint)
+        else:
+            run = partial(screen, model)
+        summary = run(
             args.input,
             output,
             smiles_column=args.smiles_column,
             chunk_rows=args.chunk_rows,
             batch_size=args.batch_size,
             workers=args.workers,
-            shard=shard,
+            **({"shard": shard} if model is not None else {}),
             resume=args.resume,
             restart=args.restart,
             strict=args.strict,
@@ -248,12 +271,14 @@ def predict_file(args: argparse.Namespace, model: CGTPredictor, shard: tuple[int
         print(f"error: {err}; --strict, so nothing is written:", file=sys.stderr)
         print("\n".join(err.lines), file=sys.stderr)
         return EXIT_INVALID_ROWS
-    except (ResumeError, ValueError) as err:
+    except (ResumeError, CheckpointError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as err:
         print(f"error: cannot write {args.output}: {err}", file=sys.stderr)
         return EXIT_USAGE
+    if summary is None:  # a process of --devices other than the first: it prints nothing
+        return EXIT_OK
     if summary.note:
         print(f"note: {summary.note}", file=sys.stderr)
     where = ""
