@@ -3,7 +3,7 @@ from a trained cgt checkpoint.
 
     python -m cgt.predict --checkpoint CKPT --smiles S [S ...] [--output FILE.csv | -]
     python -m cgt.predict --checkpoint CKPT --input FILE [--smiles-column smiles] [--output ...]
-        [--workers N] [--shard K/N] [--resume | --restart] [--chunk-rows 10000]
+        [--workers N] [--shard K/N | --devices N] [--resume | --restart] [--chunk-rows 10000]
 
 Writes CSV (or Parquet for an output named ``.parquet``): the input columns (``smiles`` for
 ``--smiles``; every column of ``--input``, unchanged) followed by one column per target of the
