@@ -2,11 +2,13 @@
 
 :class:`FeaturizePool` takes chunks of inputs and gives back, in the order they were given,
 each chunk with :func:`cgt.inference.featurize` of its SMILES. Each chunk is split among the
-workers, and the pool keeps a bounded number of chunks in flight (``ahead``), so memory does
-not grow with the number of chunks while the workers featurize the next chunks during the
-model's forward passes on the current one. Workers are started with the ``spawn`` method
-(safe with threads and CUDA in the main process); ``workers=0`` featurizes in the calling
-process.
+workers, which run :func:`~cgt.data.smiles_to_graph.featurize_arrays` and send numpy arrays
+back (torch tensors would each travel as a shared-memory file descriptor); the graphs are
+made in the main process. The pool keeps a bounded number of chunks in flight
+(``ahead``), so memory does not grow with the number of chunks while the workers featurize
+the next chunks during the model's forward passes on the current one. Workers are started
+with the ``spawn`` method (safe with threads and CUDA in the main process); ``workers=0``
+featurizes in the calling process.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, TypeVar
 
+from cgt.data.smiles_to_graph import featurize_arrays
 from cgt.inference import Featurized, featurize
 
 __all__ = ["FeaturizePool", "default_workers"]
@@ -33,18 +36,6 @@ def default_workers() -> int:
     except AttributeError:  # not Linux
         cpus = os.cpu_count() or 1
     return max(0, min(8, cpus - 1))
-
-
-def _join(pieces: list[Featurized], sizes: list[int]) -> Featurized:
-    """One :class:`Featurized` for consecutive pieces of ``sizes`` inputs each."""
-    out = Featurized(graphs=[], rows=[], errors={})
-    offset = 0
-    for piece, size in zip(pieces, sizes, strict=True):
-        out.graphs.extend(piece.graphs)
-        out.rows.extend(row + offset for row in piece.rows)
-        out.errors.update({row + offset: reason for row, reason in piece.errors.items()})
-        offset += size
-    return out
 
 
 class FeaturizePool:
@@ -80,13 +71,13 @@ class FeaturizePool:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
 
-    def _submit(self, smiles: list[Any]) -> tuple[list[Future], list[int]]:
+    def _submit(self, smiles: list[Any]) -> list[Future]:
+        """``featurize_arrays`` of ``smiles``, split among the workers (numpy arrays come
+        back; the graphs are made here)."""
         assert self._executor is not None
         size = max(1, math.ceil(len(smiles) / self.workers))
-        starts = range(0, max(1, len(smiles)), size)
-        pieces = [smiles[i : i + size] for i in starts]
-        futures = [self._executor.submit(featurize, p, self.featurizer) for p in pieces]
-        return futures, [len(p) for p in pieces]
+        pieces = [smiles[i : i + size] for i in range(0, len(smiles), size)]
+        return [self._executor.submit(featurize_arrays, p, self.featurizer) for p in pieces]
 
     def map(self, items: Iterable[tuple[T, list[Any]]]) -> Iterator[tuple[T, Featurized]]:
         """``(item, featurize(smiles))`` for each ``(item, smiles)`` of ``items``, in order."""
@@ -96,7 +87,7 @@ class FeaturizePool:
             for item, smiles in items:
                 yield item, featurize(smiles, self.featurizer)
             return
-        queue: deque[tuple[T, list[Future], list[int]]] = deque()
+        queue: deque[tuple[T, list[Any], list[Future]]] = deque()
         source = iter(items)
         exhausted = False
         while True:
@@ -106,8 +97,10 @@ class FeaturizePool:
                 except StopIteration:
                     exhausted = True
                     break
-                queue.append((item, *self._submit(list(smiles))))
+                smiles = list(smiles)
+                queue.append((item, smiles, self._submit(smiles)))
             if not queue:
                 return
-            item, futures, sizes = queue.popleft()
-            yield item, _join([f.result() for f in futures], sizes)
+            item, smiles, futures = queue.popleft()
+            arrays = [value for future in futures for value in future.result()]
+            yield item, featurize(smiles, self.featurizer, arrays)

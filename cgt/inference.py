@@ -30,7 +30,7 @@ from torch_geometric.data import Batch
 
 from cgt.checkpoint import CheckpointInfo, model_from_checkpoint
 from cgt.data.molgraph import MolGraph
-from cgt.data.smiles_to_graph import featurize_many
+from cgt.data.smiles_to_graph import arrays_to_graph, featurize_arrays
 from cgt.errors import MoleculeError
 from cgt.explanation import Explanation, explain_graph, failed_explanation
 from cgt.model import CGT
@@ -56,18 +56,26 @@ class Featurized:
     errors: dict[int, str]  # input position -> reason
 
 
-def featurize(smiles: Sequence[Any], featurizer: str) -> Featurized:
+def featurize(
+    smiles: Sequence[Any],
+    featurizer: str,
+    arrays: Sequence[dict[str, np.ndarray] | MoleculeError] | None = None,
+) -> Featurized:
     """Featurizes each input for prediction, keeping a one-line reason for every failure.
 
-    A plain function (what :meth:`CGTPredictor.featurize` calls), so that worker processes
-    can run it without the model.
+    A plain function (what :meth:`CGTPredictor.featurize` calls). ``arrays``: the
+    :func:`~cgt.data.smiles_to_graph.featurize_arrays` of ``smiles``, computed elsewhere
+    (worker processes send numpy arrays: torch tensors would travel as one shared-memory
+    file each).
     """
+    if arrays is None:
+        arrays = featurize_arrays(smiles, featurizer)
     result = Featurized(graphs=[], rows=[], errors={})
-    for row, graph in enumerate(featurize_many(smiles, featurizer)):
-        if isinstance(graph, MoleculeError):
-            result.errors[row] = _one_line(f"{graph.kind}: {graph.reason}")
+    for row, (value, text) in enumerate(zip(arrays, smiles, strict=True)):
+        if isinstance(value, MoleculeError):
+            result.errors[row] = _one_line(f"{value.kind}: {value.reason}")
         else:
-            result.graphs.append(graph)
+            result.graphs.append(arrays_to_graph(value, text))
             result.rows.append(row)
     return result
 

@@ -244,7 +244,7 @@ def predict_file(
     ``--devices`` processes when ``model`` is None); prints the summary; exit status."""
     stream = args.output == "-"
     output: Any = sys.stdout.buffer if stream else Path(args.output)
-    if not stream and progress_dir(output).exists() and not args.restart:
+    if model is not None and not stream and progress_dir(output).exists() and not args.restart:
         print(f"note: continuing the interrupted run in {progress_dir(output)}", file=sys.stderr)
     try:
         if model is None:

@@ -77,7 +77,7 @@ class _MoleculeDataModule(LightningDataModule):
                 positions,
                 batch_size=sampler.local_batch,
                 sampler=sampler,
-                generator=self._generator,  # drawn from as in one process (the base seed)
+                generator=self._generator if shuffle else None,  # as in one process
                 collate_fn=store.batch,
                 num_workers=self.num_workers,
                 persistent_workers=self.num_workers > 0,
