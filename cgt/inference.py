@@ -30,7 +30,7 @@ from torch_geometric.data import Batch
 
 from cgt.checkpoint import CheckpointInfo, model_from_checkpoint
 from cgt.data.molgraph import MolGraph
-from cgt.data.smiles_to_graph import arrays_to_graph, featurize_arrays
+from cgt.data.smiles_to_graph import arrays_to_graph, featurize_arrays, featurize_many
 from cgt.errors import MoleculeError
 from cgt.explanation import Explanation, explain_graph, failed_explanation
 from cgt.model import CGT
