@@ -37,6 +37,7 @@ from cgt.screening import (
     progress_dir,
     screen,
 )
+from cgt.tables import read_chunks
 
 EXIT_OK = 0
 EXIT_INVALID_ROWS = 1
@@ -162,6 +163,19 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"no progress bar (shown on stderr for {PROGRESS_MIN_ROWS} rows or more)",
     )
     return parser
+
+
+def read_input(path: Path, smiles_column: str) -> tuple[pd.DataFrame, list[str]]:
+    """Read a whole input file (CSV, ``.csv.gz``, ``.smi``, Parquet; :mod:`cgt.tables`; cells
+    kept as written) and return it with its SMILES. For files that fit in memory (``--input``
+    of this command streams instead).
+
+    Raises:
+        ValueError: the file cannot be read or has no column ``smiles_column``.
+    """
+    table = pd.concat(read_chunks(path, 1 << 16, smiles_column=smiles_column))
+    table = table.reset_index(drop=True)
+    return table, table[smiles_column].tolist()
 
 
 def main(argv: list[str] | None = None) -> int:
