@@ -22,7 +22,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, TypeVar
 
 from cgt.data.smiles_to_graph import featurize_arrays
-from cgt.inference import Featurized, featurize
+from cgt.inference import DEFAULT_MAX_ATOMS, Featurized, featurize
 
 __all__ = ["FeaturizePool", "default_workers"]
 
@@ -45,11 +45,14 @@ class FeaturizePool:
         featurizer: the featurizer name (``CGTPredictor.featurizer``).
         workers: worker processes; 0 featurizes in the calling process.
         ahead: chunks submitted beyond the one being consumed (bounds memory).
+        max_atoms: larger molecules are failures (as for ``CGTPredictor.predict``).
 
     Use as a context manager; :meth:`map` yields ``(item, featurized)`` pairs.
     """
 
-    def __init__(self, featurizer: str, workers: int, ahead: int = 2) -> None:
+    def __init__(
+        self, featurizer: str, workers: int, ahead: int = 2, max_atoms: int = DEFAULT_MAX_ATOMS
+    ) -> None:
         if workers < 0:
             raise ValueError(f"workers must be at least 0, got {workers}")
         if ahead < 1:
@@ -57,6 +60,7 @@ class FeaturizePool:
         self.featurizer = featurizer
         self.workers = workers
         self.ahead = ahead
+        self.max_atoms = max_atoms
         self._executor: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> FeaturizePool:
@@ -77,7 +81,10 @@ class FeaturizePool:
         assert self._executor is not None
         size = max(1, math.ceil(len(smiles) / self.workers))
         pieces = [smiles[i : i + size] for i in range(0, len(smiles), size)]
-        return [self._executor.submit(featurize_arrays, p, self.featurizer) for p in pieces]
+        return [
+            self._executor.submit(featurize_arrays, p, self.featurizer, self.max_atoms)
+            for p in pieces
+        ]
 
     def map(self, items: Iterable[tuple[T, list[Any]]]) -> Iterator[tuple[T, Featurized]]:
         """``(item, featurize(smiles))`` for each ``(item, smiles)`` of ``items``, in order."""
@@ -85,7 +92,7 @@ class FeaturizePool:
             if self.workers:
                 raise RuntimeError("FeaturizePool.map needs the pool entered (use `with`)")
             for item, smiles in items:
-                yield item, featurize(smiles, self.featurizer)
+                yield item, featurize(smiles, self.featurizer, max_atoms=self.max_atoms)
             return
         queue: deque[tuple[T, list[Any], list[Future]]] = deque()
         source = iter(items)
@@ -103,4 +110,4 @@ class FeaturizePool:
                 return
             item, smiles, futures = queue.popleft()
             arrays = [value for future in futures for value in future.result()]
-            yield item, featurize(smiles, self.featurizer, arrays)
+            yield item, featurize(smiles, self.featurizer, arrays, self.max_atoms)

@@ -30,7 +30,7 @@ from torch_geometric.data import Batch
 
 from cgt.checkpoint import CheckpointInfo, model_from_checkpoint
 from cgt.data.molgraph import MolGraph
-from cgt.data.smiles_to_graph import arrays_to_graph, featurize_arrays, featurize_many
+from cgt.data.smiles_to_graph import MAX_ATOMS, arrays_to_graph, featurize_arrays, featurize_many
 from cgt.errors import MoleculeError
 from cgt.explanation import Explanation, explain_graph, failed_explanation
 from cgt.model import CGT
@@ -46,6 +46,18 @@ DEFAULT_BATCH_SIZE = 32
 #: Name of the column that holds the reason a row could not be predicted.
 ERROR_COLUMN = "error"
 
+#: Largest molecule predicted by default (atoms, hydrogens implicit; the data layer's
+#: :data:`cgt.data.smiles_to_graph.MAX_ATOMS`). Pair tensors grow with n²; a larger
+#: molecule gets a per-row error instead of exhausting memory (peak memory per size: README,
+#: "Reliability"). Raise it with ``max_atoms=``.
+DEFAULT_MAX_ATOMS = MAX_ATOMS
+
+#: Atom pairs per forward pass by default: a batch is cut when its next molecule would
+#: take it past ``batch_size`` molecules or past this many pairs (Σ n²), so one large
+#: molecule runs alone instead of inflating the padded random-walk matrices of the small
+#: molecules beside it (a molecule larger than this still runs, alone).
+DEFAULT_MAX_PAIRS = 1 << 16
+
 
 @dataclass
 class Featurized:
@@ -60,16 +72,17 @@ def featurize(
     smiles: Sequence[Any],
     featurizer: str,
     arrays: Sequence[dict[str, np.ndarray] | MoleculeError] | None = None,
+    max_atoms: int = DEFAULT_MAX_ATOMS,
 ) -> Featurized:
     """Featurizes each input for prediction, keeping a one-line reason for every failure.
 
     A plain function (what :meth:`CGTPredictor.featurize` calls). ``arrays``: the
     :func:`~cgt.data.smiles_to_graph.featurize_arrays` of ``smiles``, computed elsewhere
     (worker processes send numpy arrays: torch tensors would travel as one shared-memory
-    file each).
+    file each). A molecule of more than ``max_atoms`` atoms is a failure.
     """
     if arrays is None:
-        arrays = featurize_arrays(smiles, featurizer)
+        arrays = featurize_arrays(smiles, featurizer, max_atoms)
     result = Featurized(graphs=[], rows=[], errors={})
     for row, (value, text) in enumerate(zip(arrays, smiles, strict=True)):
         if isinstance(value, MoleculeError):
@@ -132,6 +145,8 @@ class CGTPredictor:
         smiles: str | Iterable[str],
         batch_size: int = DEFAULT_BATCH_SIZE,
         progress: bool = False,
+        max_atoms: int = DEFAULT_MAX_ATOMS,
+        max_pairs: int = DEFAULT_MAX_PAIRS,
     ) -> pd.DataFrame:
         """Predicts every SMILES; never raises for a bad molecule.
 
@@ -139,6 +154,10 @@ class CGTPredictor:
             smiles: one SMILES or an iterable of them (a ``pandas.Series`` works).
             batch_size: molecules per forward pass (does not change the results).
             progress: show a progress bar on stderr.
+            max_atoms: a molecule with more atoms gets an error row (pair tensors grow
+                with the square of the atom count).
+            max_pairs: atom pairs (Σ n²) per forward pass; a batch is cut before it would
+                exceed them (does not change the results).
 
         Returns:
             A DataFrame with one row per input, in input order: ``smiles`` (the input),
@@ -147,13 +166,17 @@ class CGTPredictor:
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if max_atoms < 1 or max_pairs < 1:
+            raise ValueError(f"max_atoms and max_pairs must be at least 1, got {max_atoms}, "
+                             f"{max_pairs}")  # fmt: skip
         inputs = [smiles] if isinstance(smiles, str) else list(smiles)
         values = np.full((len(inputs), len(self.target_names)), np.nan)
         errors = [""] * len(inputs)
         bar = _progress_bar(len(inputs), progress)
         for start in range(0, len(inputs), batch_size):
             chunk = inputs[start : start + batch_size]
-            self._fill(values, errors, start, self.featurize(chunk), batch_size)
+            featurized = self.featurize(chunk, max_atoms)
+            self._fill(values, errors, start, featurized, batch_size, max_pairs)
             if bar is not None:
                 bar.update(len(chunk))
         if bar is not None:
@@ -161,7 +184,11 @@ class CGTPredictor:
         return self._table(inputs, values, errors)
 
     def predict_featurized(
-        self, smiles: Sequence[Any], featurized: Featurized, batch_size: int = DEFAULT_BATCH_SIZE
+        self,
+        smiles: Sequence[Any],
+        featurized: Featurized,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        max_pairs: int = DEFAULT_MAX_PAIRS,
     ) -> pd.DataFrame:
         """:meth:`predict` of inputs already featurized by :func:`featurize` (e.g. in worker
         processes, see :mod:`cgt.screening`): the same table as ``predict(smiles)``.
@@ -170,18 +197,21 @@ class CGTPredictor:
             smiles: the inputs, as given to :func:`featurize`.
             featurized: ``featurize(smiles, self.featurizer)``.
             batch_size: molecules per forward pass (does not change the results).
+            max_pairs: atom pairs (Σ n²) per forward pass, as for :meth:`predict`.
         """
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if batch_size < 1 or max_pairs < 1:
+            raise ValueError(f"batch_size and max_pairs must be at least 1, got {batch_size}, "
+                             f"{max_pairs}")  # fmt: skip
         inputs = list(smiles)
         values = np.full((len(inputs), len(self.target_names)), np.nan)
         errors = [""] * len(inputs)
-        self._fill(values, errors, 0, featurized, batch_size)
+        self._fill(values, errors, 0, featurized, batch_size, max_pairs)
         return self._table(inputs, values, errors)
 
-    def featurize(self, smiles: Sequence[Any]) -> Featurized:
-        """Featurizes each input with the model's featurizer, keeping the reason of failures."""
-        return featurize(smiles, self.featurizer)
+    def featurize(self, smiles: Sequence[Any], max_atoms: int = DEFAULT_MAX_ATOMS) -> Featurized:
+        """Featurizes each input with the model's featurizer, keeping the reason of failures
+        (a molecule of more than ``max_atoms`` atoms is one)."""
+        return featurize(smiles, self.featurizer, max_atoms=max_atoms)
 
     def _fill(
         self,
@@ -190,17 +220,21 @@ class CGTPredictor:
         start: int,
         featurized: Featurized,
         batch_size: int,
+        max_pairs: int,
     ) -> None:
         """Writes the predictions and reasons of ``featurized`` (inputs ``start`` onwards)
-        into ``values`` and ``errors``, ``batch_size`` graphs per forward pass."""
+        into ``values`` and ``errors``: ``batch_size`` graphs per batch, each batch cut into
+        forward passes of at most ``max_pairs`` atom pairs (:func:`_pair_batches`)."""
         for row, reason in featurized.errors.items():
             errors[start + row] = reason
         for first in range(0, len(featurized.graphs), batch_size):
-            out, failed = self._predict_graphs(featurized.graphs[first : first + batch_size])
-            rows = np.asarray(featurized.rows[first : first + batch_size]) + start
-            values[rows] = out
-            for i, reason in failed.items():
-                errors[rows[i]] = reason
+            graphs = featurized.graphs[first : first + batch_size]
+            for low, high in _pair_batches(graphs, max_pairs):
+                out, failed = self._predict_graphs(graphs[low:high])
+                rows = np.asarray(featurized.rows[first + low : first + high]) + start
+                values[rows] = out
+                for i, reason in failed.items():
+                    errors[rows[i]] = reason
 
     def _table(self, inputs: list[Any], values: np.ndarray, errors: list[str]) -> pd.DataFrame:
         table = pd.DataFrame(values, columns=self.target_names)
@@ -359,6 +393,22 @@ def predict(
 ) -> pd.DataFrame:
     """One call: ``load_model(checkpoint, device).predict(smiles, batch_size)``."""
     return load_model(checkpoint, device=device).predict(smiles, batch_size=batch_size)
+
+
+def _pair_batches(graphs: Sequence[MolGraph], max_pairs: int) -> list[tuple[int, int]]:
+    """Consecutive ``(start, stop)`` runs of ``graphs`` of at most ``max_pairs`` atom pairs
+    each (Σ n²); a graph larger than that is a run of its own."""
+    runs: list[tuple[int, int]] = []
+    start, pairs = 0, 0
+    for i, graph in enumerate(graphs):
+        size = graph.num_nodes**2
+        if i > start and pairs + size > max_pairs:
+            runs.append((start, i))
+            start, pairs = i, 0
+        pairs += size
+    if start < len(graphs):
+        runs.append((start, len(graphs)))
+    return runs
 
 
 def _one_line(text: str) -> str:

@@ -47,7 +47,7 @@ from typing import Any, BinaryIO
 import pandas as pd
 
 from cgt.featurize_pool import FeaturizePool, default_workers
-from cgt.inference import DEFAULT_BATCH_SIZE, ERROR_COLUMN, CGTPredictor
+from cgt.inference import DEFAULT_BATCH_SIZE, DEFAULT_MAX_ATOMS, ERROR_COLUMN, CGTPredictor
 from cgt.tables import count_rows, merge_parts, output_format, read_chunks, write_part
 
 __all__ = [
@@ -63,6 +63,7 @@ __all__ = [
     "progress_dir",
     "join_predictions",
     "describe_invalid",
+    "temporary_beside",
 ]
 
 #: Rows per chunk: the unit of reading, writing and resuming (about 10 MB of graphs).
@@ -243,6 +244,7 @@ def screen(
     smiles_column: str = "smiles",
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    max_atoms: int = DEFAULT_MAX_ATOMS,
     workers: int | None = None,
     shard: tuple[int, int] = (1, 1),
     resume: bool = False,
@@ -262,6 +264,7 @@ def screen(
         smiles_column: the column of SMILES (``smiles`` for a ``.smi`` file).
         chunk_rows: rows per chunk (the unit of memory, writing and resuming).
         batch_size: molecules per forward pass (does not change the results).
+        max_atoms: larger molecules get an error row (as for ``CGTPredictor.predict``).
         workers: featurizing processes (0: in this process); ``None``:
             :func:`~cgt.featurize_pool.default_workers` for :data:`WORKERS_MIN_ROWS` rows or
             more, else 0 (starting workers costs seconds).
@@ -293,6 +296,7 @@ def screen(
     total = count_rows(source, smiles_column)
     start, stop = shard_range(total, shard, chunk_rows)
     settings = _settings(predictor, source, smiles_column, chunk_rows, shard, fmt)
+    settings["max_atoms"] = max_atoms
     if workers is None:
         workers = default_workers() if stop - start >= WORKERS_MIN_ROWS else 0
     progress = progress and stop - start >= progress_min_rows
@@ -301,8 +305,13 @@ def screen(
         if resume and not (folder / "state.json").is_file():
             raise ValueError(f"--resume: there is no interrupted run to resume ({folder})")
         state = _load_state(folder, settings, restart)
-        summary = _run(predictor, source, folder, state, fmt, start, stop, smiles_column,
-                       batch_size, workers, strict, progress)  # fmt: skip
+        try:
+            summary = _run(predictor, source, folder, state, fmt, start, stop, smiles_column,
+                           batch_size, workers, strict, progress)  # fmt: skip
+        except BaseException:
+            if not state["parts"]:  # nothing to resume: leave nothing behind
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
         parts = [folder / name for name in _part_names(len(state["parts"]), fmt)]
         if stream:
             merge_parts(parts, Path(scratch, "joined"), fmt)
@@ -311,10 +320,7 @@ def screen(
             output.flush()  # type: ignore[union-attr]
         else:
             output = Path(output)
-            handle, temporary = tempfile.mkstemp(
-                dir=output.parent, prefix=f".{output.name}.", suffix=".tmp"
-            )
-            os.close(handle)
+            temporary = temporary_beside(output)
             try:
                 merge_parts(parts, Path(temporary), fmt)
                 os.replace(temporary, output)
@@ -323,6 +329,19 @@ def screen(
                 raise
             shutil.rmtree(folder)
     return summary
+
+
+def temporary_beside(output: Path) -> str:
+    """A new empty file in ``output``'s folder to be renamed to ``output``, with the
+    permissions of a plainly created file (``mkstemp`` makes it private)."""
+    handle, temporary = tempfile.mkstemp(
+        dir=output.parent, prefix=f".{output.name}.", suffix=".tmp"
+    )
+    os.close(handle)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)
+    return temporary
 
 
 def _part_names(count: int, fmt: str) -> list[str]:
@@ -358,7 +377,8 @@ def _run(
             frames = read_chunks(source, state["settings"]["chunk_rows"], start + done, stop,
                                  smiles_column)  # fmt: skip
             jobs = ((frame, frame[smiles_column].tolist()) for frame in frames)
-            with FeaturizePool(predictor.featurizer, workers) as pool:
+            max_atoms = state["settings"]["max_atoms"]
+            with FeaturizePool(predictor.featurizer, workers, max_atoms=max_atoms) as pool:
                 for frame, featurized in pool.map(jobs):
                     smiles = frame[smiles_column].tolist()
                     predictions = predictor.predict_featurized(smiles, featurized, batch_size)

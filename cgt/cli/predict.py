@@ -17,7 +17,9 @@ stderr. ``--input`` (CSV, ``.csv.gz``, ``.smi``, Parquet) is streamed chunk by c
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,13 @@ import pandas as pd
 import torch
 
 from cgt.checkpoint import CheckpointError
-from cgt.inference import DEFAULT_BATCH_SIZE, ERROR_COLUMN, CGTPredictor, load_model
+from cgt.inference import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_ATOMS,
+    ERROR_COLUMN,
+    CGTPredictor,
+    load_model,
+)
 from cgt.screening import (
     DEFAULT_CHUNK_ROWS,
     ResumeError,
@@ -51,7 +59,8 @@ exit status:
   {EXIT_INVALID_ROWS}  --strict and at least one row could not be predicted: those rows are listed
      on stderr and no output is written (--input: the rows of the first chunk that has any)
   {EXIT_USAGE}  usage error, unreadable or invalid checkpoint, unreadable input file or missing
-     SMILES column, or an output file that cannot be written
+     SMILES column, an output file that cannot be written, or --output naming the input
+     file (the output is written to a temporary file and renamed, never half-written)
 
 examples:
   python -m cgt.predict --checkpoint runs/zinc/checkpoints/best.ckpt --smiles CCO 'c1ccccc1O'
@@ -143,6 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"molecules per forward pass (default: {DEFAULT_BATCH_SIZE}; more on a GPU)",
     )
     parser.add_argument(
+        "--max-atoms",
+        type=int,
+        default=DEFAULT_MAX_ATOMS,
+        help=f"larger molecules get an error row (memory grows with the square of the atom "
+        f"count; default: {DEFAULT_MAX_ATOMS})",
+    )
+    parser.add_argument(
         "--device", default="cpu", help="torch device for the model, e.g. cpu, cuda (default: cpu)"
     )
     parser.add_argument(
@@ -165,6 +181,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _same_file(a: Path, b: str) -> bool:
+    """Whether ``b`` names the file ``a`` (the same path, or a link to it)."""
+    try:
+        return Path(a).resolve() == Path(b).resolve() or os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def write_atomically(table: pd.DataFrame, path: Path) -> None:
+    """Writes ``table`` as CSV to a temporary file next to ``path``, then renames it over
+    ``path``: a failure or a kill never leaves a half-written file under its final name."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # as a plainly created file (mkstemp: 0600)
+        table.to_csv(temporary, index=False)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def _encodable(value: object) -> object:
+    """A cell that UTF-8 can write: lone surrogates (from undecodable command-line bytes) are
+    written as backslash escapes instead of making the write fail."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
 def read_input(path: Path, smiles_column: str) -> tuple[pd.DataFrame, list[str]]:
     """Read a whole input file (CSV, ``.csv.gz``, ``.smi``, Parquet; :mod:`cgt.tables`; cells
     kept as written) and return it with its SMILES. For files that fit in memory (``--input``
@@ -184,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         parser.error(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.max_atoms < 1:
+        parser.error(f"--max-atoms must be at least 1, got {args.max_atoms}")
     if args.threads is not None:
         if args.threads < 1:
             parser.error(f"--threads must be at least 1, got {args.threads}")
@@ -203,6 +256,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--resume needs an --output file")
     if args.devices < 1:
         parser.error(f"--devices must be at least 1, got {args.devices}")
+    if args.input is not None and args.output != "-" and _same_file(args.input, args.output):
+        print(
+            f"error: --output {args.output} is the input file: choose another output "
+            "(the input is never overwritten)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     if args.devices > 1:
         if args.input is None or args.output == "-" or args.shard:
             parser.error("--devices needs --input and an --output file, and excludes --shard")
@@ -217,11 +277,13 @@ def main(argv: list[str] | None = None) -> int:
         return predict_file(args, model, shard)
 
     smiles = list(args.smiles)
-    inputs = pd.DataFrame({"smiles": smiles})
+    inputs = pd.DataFrame({"smiles": pd.Series(smiles, dtype=object)})  # any str
     source = "--smiles"
 
     progress = not args.no_progress and len(smiles) >= PROGRESS_MIN_ROWS
-    predictions = model.predict(smiles, batch_size=args.batch_size, progress=progress)
+    predictions = model.predict(
+        smiles, batch_size=args.batch_size, progress=progress, max_atoms=args.max_atoms
+    )
     num_invalid = int((predictions[ERROR_COLUMN] != "").sum())
     summary = (
         f"{source}: {len(predictions)} rows, {len(predictions) - num_invalid} valid, "
@@ -233,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INVALID_ROWS
 
     table, note = join_predictions(inputs, predictions)
+    table = table.map(_encodable)
     if note:
         print(f"note: {note}", file=sys.stderr)
     try:
@@ -240,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
             table.to_csv(sys.stdout, index=False)
             sys.stdout.flush()
         else:
-            table.to_csv(args.output, index=False)
+            write_atomically(table, Path(args.output))
     except OSError as err:
         print(f"error: cannot write {args.output}: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -273,6 +336,7 @@ def predict_file(
             smiles_column=args.smiles_column,
             chunk_rows=args.chunk_rows,
             batch_size=args.batch_size,
+            max_atoms=args.max_atoms,
             workers=args.workers,
             **({"shard": shard} if model is not None else {}),
             resume=args.resume,

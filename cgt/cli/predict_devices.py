@@ -13,12 +13,11 @@ one process writes.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from cgt.inference import load_model
-from cgt.screening import ScreenSummary, screen
+from cgt.screening import ScreenSummary, screen, temporary_beside
 from cgt.tables import concat_outputs, output_format
 
 __all__ = ["shard_path", "predict_on_devices"]
@@ -64,10 +63,7 @@ def predict_on_devices(
     if rank != 0:
         return None
     shards = [shard_path(output, (k, world)) for k in range(1, world + 1)]
-    handle, temporary = tempfile.mkstemp(
-        dir=output.parent, prefix=f".{output.name}.", suffix=".tmp"
-    )
-    os.close(handle)
+    temporary = temporary_beside(output)
     try:
         concat_outputs(shards, Path(temporary), output_format(output))
         os.replace(temporary, output)
