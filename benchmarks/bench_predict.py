@@ -14,12 +14,25 @@ model's time goes on one batch: pair features, the two encoders, the CGT layers 
 chromatic attention inside them), the head. Each figure is the best of ``--repeats`` runs;
 the load average is printed because other processes on a shared machine slow every figure.
 Target (issue 5): >= 1,000 molecules/s end to end.
+
+``--screen N [N ...]`` measures instead whole files of the first N SMILES of ZINC-full (all
+splits, file order), each configuration in a fresh process: the batch path (read the whole
+CSV, ``CGTPredictor.predict`` of every SMILES, write the CSV) against the streaming command
+line ``python -m cgt.predict --input --output`` with 1 and 2 featurizing workers
+(``--workers``, default ``1 2``), in molecules per second and peak resident memory of the main
+process (and of the largest worker).
+
+    .venv/bin/python benchmarks/bench_predict.py --screen 10000 249456 --threads 1
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from importlib.resources import files
@@ -113,13 +126,22 @@ def main() -> None:
     parser.add_argument("--molecules", type=int, default=None, help="first N only")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    parser.add_argument("--screen", type=int, nargs="+", default=None, metavar="N",
+                        help="whole files of N molecules: batch path vs streaming")  # fmt: skip
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="with --screen")
+    parser.add_argument("--tiny", action="store_true",
+                        help="with --screen: a width-16, 2-layer model instead of zinc.yaml's "
+                        "(memory and pipeline costs at 250k molecules in minutes)")  # fmt: skip
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
 
     load_before = os.getloadavg()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    throughput(args)
+    if args.screen:
+        screen_files(args)
+    else:
+        throughput(args)
     print()
     print(f"load average before: {load_before}, after: {os.getloadavg()}")
 
@@ -172,6 +194,71 @@ def throughput(args: argparse.Namespace) -> None:
     print("| --- | ---: |")
     for name, seconds in stages.items():
         print(f"| {name} | {seconds:.3f} |")
+
+
+#: Run in a fresh process: one configuration of --screen; prints seconds and peak RSS (JSON).
+_CHILD = """
+import json, resource, sys, time
+import torch
+args = json.loads(sys.argv[1])
+if args["threads"]:
+    torch.set_num_threads(args["threads"])
+start = time.perf_counter()
+if args["mode"] == "batch":
+    import pandas as pd
+    from cgt.cli.predict import join_predictions
+    from cgt.inference import load_model
+    inputs = pd.read_csv(args["input"], dtype=str, keep_default_na=False)
+    predictions = load_model(args["checkpoint"]).predict(inputs["smiles"].tolist())
+    join_predictions(inputs, predictions)[0].to_csv(args["output"], index=False)
+else:
+    from cgt.cli.predict import main
+    code = main(["--checkpoint", args["checkpoint"], "--input", args["input"], "--output",
+                 args["output"], "--workers", str(args["workers"]), "--no-progress"])
+    assert code == 0, code
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds,
+                  "main_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "workers_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+"""
+
+
+def screen_files(args: argparse.Namespace) -> None:
+    """The --screen table (see the module docstring)."""
+    table = pd.read_csv(args.zinc_full, usecols=["smiles"])
+    config = yaml.safe_load((files("cgt.configs") / "zinc.yaml").read_text())["model"]
+    if args.tiny:
+        config.update(channels=16, layers=2, heads=4, steps=8)
+    torch.manual_seed(0)
+    module = CGTModule(**config)
+    name = "tiny" if args.tiny else "zinc.yaml"
+    print(f"{name} model ({module.num_parameters:,} parameters, random weights)")
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        checkpoint = Path(scratch, "zinc.ckpt")
+        torch.save({"state_dict": module.state_dict(), "cgt": module.cgt_metadata()}, checkpoint)
+        for count in args.screen:
+            source = Path(scratch, f"zinc-{count}.csv")
+            table.iloc[:count].to_csv(source, index=False)
+            modes = [("batch", 0)] + [("stream", w) for w in args.workers]
+            for mode, workers in modes:
+                child = {"mode": mode, "workers": workers, "threads": args.threads,
+                         "checkpoint": str(checkpoint), "input": str(source),
+                         "output": str(Path(scratch, "out.csv"))}  # fmt: skip
+                result = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(child)],
+                                        capture_output=True, text=True, check=True)  # fmt: skip
+                measured = json.loads(result.stdout.strip().splitlines()[-1])
+                rows.append((count, mode, workers, measured))
+                print(count, mode, workers, measured, flush=True)
+    print()
+    print("| molecules | path | workers | seconds | molecules/s | peak RSS main (MB) | "
+          "peak RSS worker (MB) |")  # fmt: skip
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+    for count, mode, workers, m in rows:
+        worker = f"{m['workers_mb']:,.0f}" if workers else "-"
+        print(f"| {count:,} | {mode} | {workers if mode == 'stream' else '-'} | "
+              f"{m['seconds']:.0f} | {count / m['seconds']:,.0f} | {m['main_mb']:,.0f} | "
+              f"{worker} |")  # fmt: skip
 
 
 if __name__ == "__main__":

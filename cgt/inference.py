@@ -37,14 +37,23 @@ from torch_geometric.data import Batch
 
 from cgt.checkpoint import CheckpointInfo, model_from_checkpoint
 from cgt.data.molgraph import MolGraph
-from cgt.data.smiles_to_graph import MAX_ATOMS, featurize_many
+from cgt.data.smiles_to_graph import MAX_ATOMS, arrays_to_graph, featurize_arrays, featurize_many
 from cgt.errors import MoleculeError
 from cgt.explanation import Explanation, explain_graph, failed_explanation
 from cgt.mc_dropout import dropout_active
 from cgt.model import CGT
 from cgt.targets import TASKS, to_target_units
 
-__all__ = ["CGTPredictor", "load_checkpoint", "load_model", "predict", "ERROR_COLUMN", "STD_SUFFIX"]
+__all__ = [
+    "CGTPredictor",
+    "Featurized",
+    "featurize",
+    "load_checkpoint",
+    "load_model",
+    "predict",
+    "ERROR_COLUMN",
+    "STD_SUFFIX",
+]
 
 #: Molecules per forward pass by default: on a CPU, batches of ~32 ZINC-sized molecules
 #: predict fastest (larger ones spend their time faulting in fresh memory; measured with
@@ -71,12 +80,37 @@ STD_SUFFIX = "_std"
 
 
 @dataclass
-class _Featurized:
+class Featurized:
     """The graphs of the valid inputs and the reason of every invalid one."""
 
     graphs: list[MolGraph]
     rows: list[int]  # input position of each graph
     errors: dict[int, str]  # input position -> reason
+
+
+def featurize(
+    smiles: Sequence[Any],
+    featurizer: str,
+    arrays: Sequence[dict[str, np.ndarray] | MoleculeError] | None = None,
+    max_atoms: int = DEFAULT_MAX_ATOMS,
+) -> Featurized:
+    """Featurizes each input for prediction, keeping a one-line reason for every failure.
+
+    A plain function (what :meth:`CGTPredictor.featurize` calls). ``arrays``: the
+    :func:`~cgt.data.smiles_to_graph.featurize_arrays` of ``smiles``, computed elsewhere
+    (worker processes send numpy arrays: torch tensors would travel as one shared-memory
+    file each). A molecule of more than ``max_atoms`` atoms is a failure.
+    """
+    if arrays is None:
+        arrays = featurize_arrays(smiles, featurizer, max_atoms)
+    result = Featurized(graphs=[], rows=[], errors={})
+    for row, (value, text) in enumerate(zip(arrays, smiles, strict=True)):
+        if isinstance(value, MoleculeError):
+            result.errors[row] = _one_line(f"{value.kind}: {value.reason}")
+        else:
+            result.graphs.append(arrays_to_graph(value, text))
+            result.rows.append(row)
+    return result
 
 
 class CGTPredictor:
@@ -194,19 +228,87 @@ class CGTPredictor:
         for start in range(0, len(inputs), batch_size):
             chunk = inputs[start : start + batch_size]
             featurized = self.featurize(chunk, max_atoms)
-            for row, reason in featurized.errors.items():
-                errors[start + row] = reason
-            for first, stop in _pair_batches(featurized.graphs, max_pairs):
-                out, failed = self._predict_graphs(featurized.graphs[first:stop], mc_dropout)
-                rows = np.asarray(featurized.rows[first:stop]) + start
-                values[rows] = out.mean(axis=1)
-                stds[rows] = out.std(axis=1)
-                for i, reason in failed.items():
-                    errors[rows[i]] = reason
+            self._fill(values, stds, errors, start, featurized, batch_size, max_pairs, mc_dropout)
             if bar is not None:
                 bar.update(len(chunk))
         if bar is not None:
             bar.close()
+        return self._table(inputs, values, stds, errors, mc_dropout, calibrated)
+
+    def predict_featurized(
+        self,
+        smiles: Sequence[Any],
+        featurized: Featurized,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        max_pairs: int = DEFAULT_MAX_PAIRS,
+        mc_dropout: int = 0,
+        calibrated: bool = True,
+    ) -> pd.DataFrame:
+        """:meth:`predict` of inputs already featurized by :func:`featurize` (e.g. in worker
+        processes, see :mod:`cgt.screening`): the same table as ``predict(smiles)``.
+
+        Args:
+            smiles: the inputs, as given to :func:`featurize`.
+            featurized: ``featurize(smiles, self.featurizer)``.
+            batch_size: molecules per forward pass (does not change the results).
+            max_pairs: atom pairs (Σ n²) per forward pass, as for :meth:`predict`.
+            mc_dropout, calibrated: as for :meth:`predict`.
+        """
+        if batch_size < 1 or max_pairs < 1:
+            raise ValueError(f"batch_size and max_pairs must be at least 1, got {batch_size}, "
+                             f"{max_pairs}")  # fmt: skip
+        if mc_dropout < 0:
+            raise ValueError(f"mc_dropout must be 0 (off) or a number of passes, got {mc_dropout}")
+        inputs = list(smiles)
+        values = np.full((len(inputs), len(self.target_names)), np.nan)
+        stds = np.full_like(values, np.nan)
+        errors = [""] * len(inputs)
+        self._fill(values, stds, errors, 0, featurized, batch_size, max_pairs, mc_dropout)
+        return self._table(inputs, values, stds, errors, mc_dropout, calibrated)
+
+    def featurize(self, smiles: Sequence[Any], max_atoms: int = DEFAULT_MAX_ATOMS) -> Featurized:
+        """Featurizes each input with the model's featurizer, keeping the reason of failures
+        (a molecule of more than ``max_atoms`` atoms is one)."""
+        return featurize(smiles, self.featurizer, max_atoms=max_atoms)
+
+    def _fill(
+        self,
+        values: np.ndarray,
+        stds: np.ndarray,
+        errors: list[str],
+        start: int,
+        featurized: Featurized,
+        batch_size: int,
+        max_pairs: int,
+        mc_dropout: int,
+    ) -> None:
+        """Writes the predictions (mean and spread over members and passes) and reasons of
+        ``featurized`` (inputs ``start`` onwards) into ``values``, ``stds`` and ``errors``:
+        ``batch_size`` graphs per batch, each batch cut into forward passes of at most
+        ``max_pairs`` atom pairs (:func:`_pair_batches`)."""
+        for row, reason in featurized.errors.items():
+            errors[start + row] = reason
+        for first in range(0, len(featurized.graphs), batch_size):
+            graphs = featurized.graphs[first : first + batch_size]
+            for low, high in _pair_batches(graphs, max_pairs):
+                out, failed = self._predict_graphs(graphs[low:high], mc_dropout)
+                rows = np.asarray(featurized.rows[first + low : first + high]) + start
+                values[rows] = out.mean(axis=1)
+                stds[rows] = out.std(axis=1)
+                for i, reason in failed.items():
+                    errors[rows[i]] = reason
+
+    def _table(
+        self,
+        inputs: list[Any],
+        values: np.ndarray,
+        stds: np.ndarray,
+        errors: list[str],
+        mc_dropout: int,
+        calibrated: bool,
+    ) -> pd.DataFrame:
+        """The prediction table: ``smiles``, each target (and its ``_std`` for an ensemble or
+        MC dropout, calibrated unless ``calibrated`` is False), ``error``."""
         table = pd.DataFrame({"smiles": pd.Series(inputs, dtype=object)})
         spread = self.is_ensemble or mc_dropout > 0
         if spread and calibrated and self.std_scale is not None:
@@ -215,20 +317,8 @@ class CGTPredictor:
             table[name] = values[:, k]
             if spread:
                 table[name + STD_SUFFIX] = stds[:, k]
-        table[ERROR_COLUMN] = errors
+        table[ERROR_COLUMN] = pd.Series(errors, dtype=str)  # text even with no rows
         return table
-
-    def featurize(self, smiles: Sequence[Any], max_atoms: int = DEFAULT_MAX_ATOMS) -> _Featurized:
-        """Featurizes each input with the model's featurizer, keeping the reason of failures
-        (a molecule of more than ``max_atoms`` atoms is one)."""
-        result = _Featurized(graphs=[], rows=[], errors={})
-        for row, graph in enumerate(featurize_many(smiles, self.featurizer, max_atoms)):
-            if isinstance(graph, MoleculeError):
-                result.errors[row] = _one_line(f"{graph.kind}: {graph.reason}")
-            else:
-                result.graphs.append(graph)
-                result.rows.append(row)
-        return result
 
     def explain(self, smiles: str, target: str | int | None = None) -> Explanation:
         """Explains the prediction for one molecule: each atom's exact share, and attention.

@@ -10,7 +10,7 @@ import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchmetrics import MeanAbsoluteError, MeanSquaredError
+from torchmetrics import MeanAbsoluteError, MeanMetric, MeanSquaredError
 from torchmetrics.classification import BinaryAUROC
 
 from cgt.checkpoint import checkpoint_metadata
@@ -66,7 +66,10 @@ class CGTModule(pl.LightningModule):
     ``target_std`` (identity unless the datamodule's ``target_stats()`` returns
     ``(mean, std)`` at setup), metrics MAE and RMSE in target units. Classification:
     BCE-with-logits, metric AUROC (mean over targets). NaN targets are left out of
-    losses and metrics. AdamW, linear warm-up then cosine decay, stepped per epoch.
+    losses and metrics. Validation and test losses and metrics are torchmetrics states, so
+    under DDP they are computed over the whole split (the data modules give every process
+    its own molecules, :mod:`cgt.data.distributed`). AdamW, linear warm-up then cosine
+    decay, stepped per epoch.
     ``predict_step`` returns de-normalised values (probabilities for classification).
 
     Args:
@@ -129,6 +132,8 @@ class CGTModule(pl.LightningModule):
         self.train_metrics = self._stage_metrics(num_targets)
         self.val_metrics = self._stage_metrics(num_targets)
         self.test_metrics = self._stage_metrics(num_targets)
+        # Evaluation losses as metrics: under DDP they are gathered over the whole split.
+        self.eval_losses = nn.ModuleDict({"val": MeanMetric(), "test": MeanMetric()})
         self.run_config: dict[str, Any] | None = None
 
     def _stage_metrics(self, num_targets: int) -> nn.ModuleDict:
@@ -178,7 +183,13 @@ class CGTModule(pl.LightningModule):
         else:
             loss = masked_loss(out, target, self.task)
         size = batch.num_graphs
-        self.log(f"{stage}_loss", loss, batch_size=size, prog_bar=stage != "test", on_epoch=True)
+        if stage == "train":
+            self.log("train_loss", loss, batch_size=size, prog_bar=True, on_epoch=True,
+                     sync_dist=True)  # fmt: skip
+        else:
+            self.eval_losses[stage].update(loss.detach(), size)
+            self.log(f"{stage}_loss", self.eval_losses[stage], batch_size=size,
+                     prog_bar=stage != "test", on_epoch=True)  # fmt: skip
         known = ~torch.isnan(target)
         metrics = getattr(self, f"{stage}_metrics")
         pred = to_target_units(out.detach(), self.task, self.target_mean, self.target_std)

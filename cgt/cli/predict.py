@@ -2,14 +2,17 @@
 from a trained cgt checkpoint.
 
     python -m cgt.predict --checkpoint CKPT --smiles S [S ...] [--output FILE.csv | -]
-    python -m cgt.predict --checkpoint CKPT --input FILE.csv [--smiles-column smiles] [--output ...]
+    python -m cgt.predict --checkpoint CKPT --input FILE [--smiles-column smiles] [--output ...]
+        [--workers N] [--shard K/N | --devices N] [--resume | --restart] [--chunk-rows 10000]
     python -m cgt.predict --checkpoint RUN_DIR | CKPT CKPT ... [--mc-dropout K] ...   # uncertainty
 
-Writes CSV: the input columns (``smiles`` for ``--smiles``; every column of ``--input``,
-unchanged) followed by one column per target of the model (regression: the value in the
-units of training; classification: the probability of class 1) and ``error`` (empty where
-the row is valid, else a one-line reason; its predictions are empty). Every input row gives
-one output row, in input order. A summary line goes to stderr.
+Writes CSV (or Parquet for an output named ``.parquet``): the input columns (``smiles`` for
+``--smiles``; every column of ``--input``, unchanged) followed by one column per target of the
+model (regression: the value in the units of training; classification: the probability of
+class 1) and ``error`` (empty where the row is valid, else a one-line reason; its predictions
+are empty). Every input row gives one output row, in input order. A summary line goes to
+stderr. ``--input`` (CSV, ``.csv.gz``, ``.smi``, Parquet) is streamed chunk by chunk through
+:func:`cgt.screening.screen`: flat memory, worker processes, resumable, shardable.
 
 With an ensemble (a run directory with ``ensemble.json``, or several checkpoints) or
 ``--mc-dropout K``, a ``T_std`` column follows each target ``T``: the members' (passes')
@@ -22,26 +25,44 @@ import argparse
 import os
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import torch
 
 from cgt.checkpoint import CheckpointError
-from cgt.inference import DEFAULT_BATCH_SIZE, DEFAULT_MAX_ATOMS, ERROR_COLUMN, load_model
+from cgt.inference import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_ATOMS,
+    ERROR_COLUMN,
+    CGTPredictor,
+    load_model,
+)
+from cgt.screening import (
+    DEFAULT_CHUNK_ROWS,
+    ResumeError,
+    StrictError,
+    describe_invalid,
+    join_predictions,
+    parse_shard,
+    progress_dir,
+    screen,
+)
+from cgt.tables import read_chunks
 
 EXIT_OK = 0
 EXIT_INVALID_ROWS = 1
 EXIT_USAGE = 2
 PROGRESS_MIN_ROWS = 1000
-MAX_LISTED_ROWS = 20
 
 EPILOG = f"""\
 exit status:
   {EXIT_OK}  predictions written (rows that could not be predicted have an empty prediction
      and a reason in the '{ERROR_COLUMN}' column)
   {EXIT_INVALID_ROWS}  --strict and at least one row could not be predicted: those rows are listed
-     on stderr and no output is written
+     on stderr and no output is written (--input: the rows of the first chunk that has any)
   {EXIT_USAGE}  usage error, unreadable or invalid checkpoint, unreadable input file or missing
      SMILES column, an output file that cannot be written, or --output naming the input
      file (the output is written to a temporary file and renamed, never half-written)
@@ -51,6 +72,12 @@ examples:
   python -m cgt.predict --checkpoint best.ckpt --input mols.csv --output predictions.csv
   python -m cgt.predict --checkpoint runs/ensemble --input mols.csv --output predictions.csv
   python -m cgt.predict --checkpoint best.ckpt --mc-dropout 20 --smiles CCO
+  python -m cgt.predict --checkpoint best.ckpt --input library.smi.gz --output preds.parquet \
+      --workers 4 --shard 3/10
+
+--input is read and written chunk by chunk (--chunk-rows); the output appears under its
+name only when complete. A killed run leaves its progress in .NAME.parts/ beside the output
+NAME: running the same command again continues it (--restart starts afresh).
 """
 
 
@@ -74,7 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--smiles", nargs="+", metavar="S", help="one or more SMILES strings")
-    source.add_argument("--input", type=Path, metavar="FILE.csv", help="a CSV file with SMILES")
+    source.add_argument(
+        "--input",
+        type=Path,
+        metavar="FILE",
+        help="a file with SMILES: CSV (.csv, .csv.gz), .smi (SMILES [name] per line) or Parquet",
+    )
     parser.add_argument(
         "--smiles-column",
         default="smiles",
@@ -84,7 +116,49 @@ def build_parser() -> argparse.ArgumentParser:
         "--output",
         default="-",
         metavar="FILE.csv",
-        help="where to write the CSV; '-' (default) is standard output",
+        help="where to write: .parquet/.pq is Parquet, .gz gzip CSV, else CSV; '-' (default) "
+        "is CSV on standard output",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="--input: processes featurizing while the model runs (default: one per CPU minus "
+        "one, at most 8, for 10,000 rows or more; 0: none)",
+    )
+    parser.add_argument(
+        "--chunk-rows",
+        type=int,
+        default=DEFAULT_CHUNK_ROWS,
+        help=f"--input: rows read, predicted and written at a time; the unit of resuming "
+        f"(default: {DEFAULT_CHUNK_ROWS})",
+    )
+    parser.add_argument(
+        "--shard",
+        default=None,
+        metavar="K/N",
+        help="--input: predict only the K-th (1..N) of N contiguous parts of the rows; the N "
+        "outputs concatenated in order (CSV: one header) are the whole output",
+    )
+    parser.add_argument(
+        "--devices",
+        type=int,
+        default=1,
+        help="--input: predict with this many processes on this node, one per device of "
+        "--device's type (Lightning's DDP launcher); each writes a shard, process 0 joins them "
+        "(default: 1)",
+    )
+    resume = parser.add_mutually_exclusive_group()
+    resume.add_argument(
+        "--resume",
+        action="store_true",
+        help="--input: continue the interrupted run of --output (an error if there is none; "
+        "without --resume an interrupted run with the same settings is continued anyway)",
+    )
+    resume.add_argument(
+        "--restart",
+        action="store_true",
+        help="--input: discard the progress of an interrupted run of --output and start again",
     )
     parser.add_argument(
         "--batch-size",
@@ -135,57 +209,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def read_input(path: Path, smiles_column: str) -> tuple[pd.DataFrame, list[str]]:
-    """Read ``path`` as text (every cell kept as written) and return it with its SMILES.
-
-    Raises:
-        ValueError: the file cannot be read or has no column ``smiles_column``.
-    """
-    if not path.is_file():
-        raise ValueError(f"input file {path} does not exist")
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise ValueError(f"cannot read input file {path} as CSV: {err}") from err
-    if smiles_column not in table.columns:
-        raise ValueError(
-            f"input file {path} has no column {smiles_column!r} (columns: "
-            f"{', '.join(table.columns)}); choose one with --smiles-column"
-        )
-    return table, table[smiles_column].tolist()
-
-
-def join_predictions(inputs: pd.DataFrame, predictions: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """Input columns followed by the prediction and ``error`` columns.
-
-    Where a prediction column's name is already an input column, the prediction columns get a
-    ``_pred`` suffix (all of them, so they stay recognisable); the returned note says so
-    (empty string otherwise).
-    """
-    new = predictions.drop(columns="smiles")
-    clash = [c for c in new.columns if c in inputs.columns]
-    note = ""
-    if clash:
-        new = new.add_suffix("_pred")
-        note = (
-            f"input already has column(s) {', '.join(clash)}: prediction columns are named "
-            f"{', '.join(new.columns)}"
-        )
-    return pd.concat([inputs.reset_index(drop=True), new.reset_index(drop=True)], axis=1), note
-
-
-def describe_invalid(predictions: pd.DataFrame, limit: int = MAX_LISTED_ROWS) -> list[str]:
-    """One line per invalid row (1-based row number, SMILES, reason), at most ``limit`` lines."""
-    invalid = predictions.index[predictions[ERROR_COLUMN] != ""]
-    lines = [
-        f"  row {i + 1}: {predictions.at[i, 'smiles']!r}: {predictions.at[i, ERROR_COLUMN]}"
-        for i in invalid[:limit]
-    ]
-    if len(invalid) > limit:
-        lines.append(f"  ... and {len(invalid) - limit} more rows")
-    return lines
-
-
 def _same_file(a: Path, b: str) -> bool:
     """Whether ``b`` names the file ``a`` (the same path, or a link to it)."""
     try:
@@ -221,6 +244,19 @@ def _encodable(value: object) -> object:
     return value
 
 
+def read_input(path: Path, smiles_column: str) -> tuple[pd.DataFrame, list[str]]:
+    """Read a whole input file (CSV, ``.csv.gz``, ``.smi``, Parquet; :mod:`cgt.tables`; cells
+    kept as written) and return it with its SMILES. For files that fit in memory (``--input``
+    of this command streams instead).
+
+    Raises:
+        ValueError: the file cannot be read or has no column ``smiles_column``.
+    """
+    table = pd.concat(read_chunks(path, 1 << 16, smiles_column=smiles_column))
+    table = table.reset_index(drop=True)
+    return table, table[smiles_column].tolist()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (see ``--help``)."""
     parser = build_parser()
@@ -236,6 +272,20 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--threads must be at least 1, got {args.threads}")
         torch.set_num_threads(args.threads)
 
+    if args.input is None and (args.shard or args.resume or args.restart):
+        parser.error("--shard, --resume and --restart need --input")
+    if args.workers is not None and args.workers < 0:
+        parser.error(f"--workers must be at least 0, got {args.workers}")
+    if args.chunk_rows < 1:
+        parser.error(f"--chunk-rows must be at least 1, got {args.chunk_rows}")
+    try:
+        shard = parse_shard(args.shard) if args.shard else (1, 1)
+    except ValueError as err:
+        parser.error(f"--shard: {err}")
+    if args.resume and args.output == "-":
+        parser.error("--resume needs an --output file")
+    if args.devices < 1:
+        parser.error(f"--devices must be at least 1, got {args.devices}")
     if args.input is not None and args.output != "-" and _same_file(args.input, args.output):
         print(
             f"error: --output {args.output} is the input file: choose another output "
@@ -243,19 +293,22 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    if args.devices > 1:
+        if args.input is None or args.output == "-" or args.shard:
+            parser.error("--devices needs --input and an --output file, and excludes --shard")
+        return predict_file(args, None, (1, 1))
+
     try:
-        if args.input is not None:
-            inputs, smiles = read_input(args.input, args.smiles_column)
-            source = str(args.input)
-        else:
-            smiles = list(args.smiles)
-            inputs = pd.DataFrame({"smiles": pd.Series(smiles, dtype=object)})  # any str
-            source = "--smiles"
-        checkpoint = args.checkpoint[0] if len(args.checkpoint) == 1 else args.checkpoint
-        model = load_model(checkpoint, device=args.device)
+        model = load_model(_checkpoint(args), device=args.device)
     except (CheckpointError, FileNotFoundError, ValueError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    if args.input is not None:
+        return predict_file(args, model, shard)
+
+    smiles = list(args.smiles)
+    inputs = pd.DataFrame({"smiles": pd.Series(smiles, dtype=object)})  # any str
+    source = "--smiles"
 
     progress = not args.no_progress and len(smiles) >= PROGRESS_MIN_ROWS
     predictions = model.predict(
@@ -293,4 +346,73 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{summary}; written to {destination}", file=sys.stderr)
     if num_invalid:
         print("\n".join(describe_invalid(predictions)), file=sys.stderr)
+    return EXIT_OK
+
+
+def _checkpoint(args: argparse.Namespace) -> Path | list[Path]:
+    """The ``--checkpoint`` value(s) as :func:`cgt.inference.load_model` takes them."""
+    return args.checkpoint[0] if len(args.checkpoint) == 1 else list(args.checkpoint)
+
+
+def predict_file(
+    args: argparse.Namespace, model: CGTPredictor | None, shard: tuple[int, int]
+) -> int:
+    """``--input``: :func:`cgt.screening.screen` of the file (with ``model``, or on
+    ``--devices`` processes when ``model`` is None); prints the summary; exit status."""
+    stream = args.output == "-"
+    output: Any = sys.stdout.buffer if stream else Path(args.output)
+    if model is not None and not stream and progress_dir(output).exists() and not args.restart:
+        print(f"note: continuing the interrupted run in {progress_dir(output)}", file=sys.stderr)
+    try:
+        if model is None:
+            from cgt.cli.predict_devices import predict_on_devices
+
+            run = partial(predict_on_devices, args.device, args.devices, _checkpoint(args))
+        else:
+            run = partial(screen, model)
+        summary = run(
+            args.input,
+            output,
+            smiles_column=args.smiles_column,
+            chunk_rows=args.chunk_rows,
+            batch_size=args.batch_size,
+            max_atoms=args.max_atoms,
+            mc_dropout=args.mc_dropout,
+            calibrated=not args.raw_std,
+            workers=args.workers,
+            **({"shard": shard} if model is not None else {}),
+            resume=args.resume,
+            restart=args.restart,
+            strict=args.strict,
+            progress=not args.no_progress,
+            progress_min_rows=PROGRESS_MIN_ROWS,
+        )
+    except StrictError as err:
+        print(f"error: {err}; --strict, so nothing is written:", file=sys.stderr)
+        print("\n".join(err.lines), file=sys.stderr)
+        return EXIT_INVALID_ROWS
+    except (ResumeError, CheckpointError, FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as err:
+        print(f"error: cannot write {args.output}: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    if summary is None:  # a process of --devices other than the first: it prints nothing
+        return EXIT_OK
+    if summary.note:
+        print(f"note: {summary.note}", file=sys.stderr)
+    where = ""
+    if shard != (1, 1):
+        last = summary.first_row + summary.rows
+        where = f" (shard {shard[0]}/{shard[1]}: rows {summary.first_row + 1}-{last})"
+    if summary.resumed_rows:
+        where += f" (resumed: {summary.resumed_rows} rows were done)"
+    destination = "standard output" if stream else args.output
+    print(
+        f"{args.input}{where}: {summary.rows} rows, {summary.rows - summary.invalid} valid, "
+        f"{summary.invalid} invalid; written to {destination}",
+        file=sys.stderr,
+    )
+    if summary.examples:
+        print("\n".join(summary.examples), file=sys.stderr)
     return EXIT_OK

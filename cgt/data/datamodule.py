@@ -18,6 +18,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Subset
 
 from cgt.data.csv_dataset import CSVDataset
+from cgt.data.distributed import ShardSampler
 from cgt.data.graph_store import GraphStore
 from cgt.data.splits import (
     SPLIT_METHODS,
@@ -34,11 +35,12 @@ from cgt.targets import TASKS
 __all__ = ["ZINCDataModule", "CSVDataModule"]
 
 
-
 class _MoleculeDataModule(LightningDataModule):
     """Shared loaders: train shuffled by a generator seeded once, val/test in order.
 
     ``datasets`` maps each split to its dataset (a :class:`GraphStore` or a ``Subset`` of one).
+    ``batch_size`` is the global batch size: under DDP with N processes, each takes
+    ``batch_size / N`` molecules of every batch (:class:`~cgt.data.distributed.ShardSampler`).
     """
 
     def __init__(self, batch_size: int, num_workers: int, seed: int | None) -> None:
@@ -62,6 +64,25 @@ class _MoleculeDataModule(LightningDataModule):
             store, positions = dataset.dataset, list(dataset.indices)
         else:
             store, positions = dataset, list(range(len(dataset)))
+        trainer = self.trainer
+        if trainer is not None and trainer.world_size > 1:
+            sampler = ShardSampler(
+                len(positions),
+                self.batch_size,
+                trainer.world_size,
+                trainer.global_rank,
+                shuffle,
+                self._generator,
+            )
+            return DataLoader(
+                positions,
+                batch_size=sampler.local_batch,
+                sampler=sampler,
+                generator=self._generator if shuffle else None,  # as in one process
+                collate_fn=store.batch,
+                num_workers=self.num_workers,
+                persistent_workers=self.num_workers > 0,
+            )
         return DataLoader(
             positions,
             batch_size=self.batch_size,
@@ -104,6 +125,8 @@ class ZINCDataModule(_MoleculeDataModule):
             ``~/.cache/cgt``).
         path: CSV file to read instead of the shipped subset / for ZINC-full.
         featurizer: ``"zinc"`` (the paper's 28 atom types) or ``"atom"``.
+        featurize_workers: processes featurizing a split when its cache is built
+            (``None``: one per CPU for splits of 50,000 molecules or more; 0: none).
     """
 
     def __init__(
@@ -115,12 +138,14 @@ class ZINCDataModule(_MoleculeDataModule):
         root: str | os.PathLike | None = None,
         path: str | os.PathLike | None = None,
         featurizer: str = "zinc",
+        featurize_workers: int | None = None,
     ) -> None:
         super().__init__(batch_size, num_workers, seed)
         self.subset = subset
         self.root = root
         self.path = path
         self._featurizer = featurizer
+        self.featurize_workers = featurize_workers
 
     @property
     def featurizer(self) -> str:
@@ -139,14 +164,23 @@ class ZINCDataModule(_MoleculeDataModule):
         """No normalisation for ZINC (the paper trains on the raw target)."""
         return None
 
+    def prepare_data(self) -> None:
+        """Featurizes and caches every split not cached yet. Lightning calls it in one
+        process per node before :meth:`setup` in all (DDP), so the cache is built once."""
+        for split in SPLIT_NAMES:
+            self._load(split)
+
     def setup(self, stage: str | None = None) -> None:
         """Loads (featurizing and caching on first use) the splits the stage needs."""
         needed = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}
-        for split in needed.get(stage, ("train", "val", "test")):
+        for split in needed.get(stage, SPLIT_NAMES):
             if split not in self.datasets:
-                self.datasets[split] = ZINC(
-                    split, self.subset, self.root, self._featurizer, self.path
-                )
+                self.datasets[split] = self._load(split)
+
+    def _load(self, split: str) -> ZINC:
+        return ZINC(
+            split, self.subset, self.root, self._featurizer, self.path, self.featurize_workers
+        )
 
 
 class CSVDataModule(_MoleculeDataModule):

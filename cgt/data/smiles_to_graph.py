@@ -161,16 +161,21 @@ def featurize_many(
 
 
 def featurize_rows(
-    smiles: Iterable[Any], featurizer: str
+    smiles: Iterable[Any], featurizer: str, workers: int | None = 0
 ) -> tuple[list[dict[str, np.ndarray]], list[int], list[tuple[int, str, str]]]:
     """:func:`featurize_arrays` sorted for a dataset: the valid rows and the failed ones.
+
+    ``workers``: featurize in that many processes, ``None`` for as many as CPUs on large
+    inputs (:func:`cgt.data.parallel.featurize_arrays_parallel`; the same result).
 
     Returns:
         ``(graphs, kept, invalid)``: the arrays of each valid row, the positions of those
         rows, and ``(position, smiles, reason)`` for every row that failed.
     """
+    from cgt.data.parallel import featurize_arrays_parallel  # it imports this module
+
     graphs, kept, invalid = [], [], []
-    for row, value in enumerate(featurize_arrays(smiles, featurizer)):
+    for row, value in enumerate(featurize_arrays_parallel(list(smiles), featurizer, workers)):
         if isinstance(value, MoleculeError):
             invalid.append((row, value.smiles, value.reason))
         else:

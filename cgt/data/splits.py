@@ -11,7 +11,12 @@ from rdkit.Chem.Scaffolds import MurckoScaffold
 __all__ = [
     "SPLIT_NAMES",
     "SPLIT_METHODS",
-    "split_counts", "random_split", "scaffold_split", "column_split", "validation_from_train"]
+    "split_counts",
+    "random_split",
+    "scaffold_split",
+    "column_split",
+    "validation_from_train",
+]
 
 #: The parts of a data set, in this order everywhere.
 SPLIT_NAMES = ("train", "val", "test")

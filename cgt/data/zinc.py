@@ -59,6 +59,8 @@ class ZINC(GraphStore):
         root: cache directory.
         featurizer: ``"zinc"`` (PyTorch Geometric's graphs) or another registered name.
         path: the CSV file (columns ``split``, ``smiles``, ``y``) to read instead.
+        workers: processes featurizing the split when its cache is built (``None``: one per
+            CPU for 50,000 molecules or more, see :mod:`cgt.data.parallel`; 0: this process).
     """
 
     target_names = ("y",)
@@ -70,6 +72,7 @@ class ZINC(GraphStore):
         root: str | os.PathLike | None = None,
         featurizer: str = "zinc",
         path: str | os.PathLike | None = None,
+        workers: int | None = None,
     ) -> None:
         if split not in SPLIT_NAMES:
             raise ValueError(f"split must be one of {SPLIT_NAMES}, got {split!r}")
@@ -85,17 +88,19 @@ class ZINC(GraphStore):
         )
         name = "zinc12k" if subset and path is None else "zinc"
         file = cache_dir(root) / f"{name}-{split}-{chosen.name}-{key[:16]}.pt"
-        super().__init__(load_or_build(file, key, lambda: _process(source, split, featurizer)))
+        super().__init__(
+            load_or_build(file, key, lambda: _process(source, split, featurizer, workers))
+        )
         self.split = split
         self.featurizer = chosen.name
 
 
-def _process(source: Path, split: str, featurizer: str) -> dict:
+def _process(source: Path, split: str, featurizer: str, workers: int | None) -> dict:
     table = pd.read_csv(source, usecols=["split", "smiles", "y"])
     table = table[table["split"] == split]
     if table.empty:
         raise ValueError(f"{source} has no rows of split {split!r}")
-    graphs, kept, invalid = featurize_rows(table["smiles"].tolist(), featurizer)
+    graphs, kept, invalid = featurize_rows(table["smiles"].tolist(), featurizer, workers)
     rows = table.index.to_numpy()
     if invalid:
         listed = [(int(rows[i]), smiles, reason) for i, smiles, reason in invalid]

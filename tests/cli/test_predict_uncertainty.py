@@ -67,3 +67,27 @@ def test_mc_dropout_and_refusals(members, tmp_path, capsys):
     assert code == EXIT_USAGE and "cannot form an ensemble" in err and "other.ckpt" in err
     with pytest.raises(SystemExit):
         main(["--checkpoint", members[0], "--smiles", "C", "--mc-dropout", "-2"])
+
+
+def test_a_streamed_input_file_gets_the_same_spread(members, tmp_path, capsys):
+    """``--input`` goes through the streaming path (cgt.screening): an ensemble's and MC
+    dropout's ``T_std`` columns come out as from ``predict``, calibration included."""
+    source = tmp_path / "mols.csv"
+    pd.DataFrame({"smiles": SMILES}).to_csv(source, index=False)
+    info = load_model(members[0]).checkpoint
+    (tmp_path / "run").mkdir()
+    write_manifest(tmp_path / "run", members, info, {"std_scale": [2.0]})
+    output = tmp_path / "out.csv"
+    args = ["--checkpoint", tmp_path / "run", "--input", source, "--output", output]
+    assert run([*args, "--workers", "0"], capsys)[0] == EXIT_OK
+    table = pd.read_csv(output)
+    expected = load_model(tmp_path / "run").predict(SMILES)
+    assert table.columns.tolist() == ["smiles", "logp", "logp_std", "error"]
+    np.testing.assert_allclose(table["logp"], expected["logp"], rtol=1e-5)
+    np.testing.assert_allclose(table["logp_std"], expected["logp_std"], rtol=1e-5)
+    raw = tmp_path / "raw.csv"
+    args = ["--checkpoint", tmp_path / "run", "--input", source, "--output", raw, "--raw-std"]
+    assert run([*args, "--workers", "0"], capsys)[0] == EXIT_OK
+    np.testing.assert_allclose(
+        table["logp_std"], 2.0 * pd.read_csv(raw)["logp_std"], rtol=1e-5
+    )

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -101,3 +102,19 @@ def test_a_failing_report_does_not_fail_training(tmp_path, monkeypatch, capsys):
     assert metrics["epochs"] == 1 and (tmp_path / "metrics.json").is_file()
     assert "no pictures today" in capsys.readouterr().err
     assert not (tmp_path / "learning_curves.png").exists()
+
+
+def test_zinc_full_yaml_is_the_paper_model_on_zinc_full(tmp_path):
+    import yaml
+
+    configs = Path(__file__).resolve().parents[2] / "configs"  # the source tree's
+    full = yaml.safe_load((configs / "zinc-full.yaml").read_text())
+    paper = yaml.safe_load((configs / "zinc.yaml").read_text())
+    assert full["model"] == paper["model"]
+    assert full["data"]["init_args"]["subset"] is False
+    assert full["data"]["init_args"]["batch_size"] == paper["data"]["init_args"]["batch_size"]
+    args = ["--config", str(configs / "zinc-full.yaml"),
+            "--trainer.default_root_dir", str(tmp_path)]  # fmt: skip
+    cli = CGTCLI(CGTModule, LightningDataModule, subclass_mode_data=True, run=False, args=args)
+    assert cli.datamodule.subset is False and cli.datamodule.featurize_workers is None
+    assert cli.model.num_parameters == 346_437
