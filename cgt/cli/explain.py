@@ -22,9 +22,9 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-import torch
 
 from cgt.checkpoint import CheckpointError
+from cgt.cli.options import add_threads_option, apply_threads, parse_units
 from cgt.cli.predict import EXIT_INVALID_ROWS, EXIT_OK, EXIT_USAGE, read_input
 from cgt.explanation import DRAW_KINDS
 from cgt.inference import ERROR_COLUMN, load_checkpoint
@@ -115,9 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--device", default="cpu", help="torch device for the model, e.g. cpu, cuda (default: cpu)"
     )
-    parser.add_argument(
-        "--threads", type=int, default=None, help="CPU threads for PyTorch (default: PyTorch's)"
-    )
+    add_threads_option(parser)
     parser.add_argument(
         "--strict",
         action="store_true",
@@ -138,16 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (see ``--help``)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.threads is not None:
-        if args.threads < 1:
-            parser.error(f"--threads must be at least 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
-    units = {}
-    for item in args.units:
-        name, sep, unit = item.partition("=")
-        if not sep or not name:
-            parser.error(f"--units takes TARGET=UNIT, got {item!r}")
-        units[name] = unit
+    apply_threads(parser, args)
+    units = parse_units(parser, args.units)
     if min(args.size) < 100:
         parser.error(f"--size must be at least 100 100, got {args.size[0]} {args.size[1]}")
 

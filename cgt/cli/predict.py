@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import torch
 
 from cgt.checkpoint import CheckpointError
+from cgt.cli.options import add_threads_option, apply_threads
 from cgt.inference import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_ATOMS,
@@ -176,12 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--device", default="cpu", help="torch device for the model, e.g. cpu, cuda (default: cpu)"
     )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="CPU threads for PyTorch (default: PyTorch's choice; 1 is faster on a busy machine)",
-    )
+    add_threads_option(parser)
     parser.add_argument(
         "--mc-dropout",
         type=int,
@@ -267,10 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--max-atoms must be at least 1, got {args.max_atoms}")
     if args.mc_dropout < 0:
         parser.error(f"--mc-dropout must be 0 (off) or a number of passes, got {args.mc_dropout}")
-    if args.threads is not None:
-        if args.threads < 1:
-            parser.error(f"--threads must be at least 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    apply_threads(parser, args)
 
     if args.input is None and (args.shard or args.resume or args.restart):
         parser.error("--shard, --resume and --restart need --input")

@@ -37,6 +37,7 @@ import pandas as pd
 import torch
 
 from cgt.checkpoint import CheckpointError
+from cgt.cli.options import add_threads_option, apply_threads, parse_units
 from cgt.ensemble import is_ensemble_dir
 from cgt.figures import epoch_table, learning_curves, parity_plot, roc_plot
 from cgt.inference import CGTPredictor, load_model
@@ -198,12 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--splits", nargs="+", choices=SPLITS, default=list(SPLITS), help="splits to plot"
     )
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="CPU threads for PyTorch (default: PyTorch's choice; 1 is faster on a busy machine)",
-    )
+    add_threads_option(parser)
     parser.add_argument(
         "--units",
         nargs="+",
@@ -218,16 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    units = {}
-    for item in args.units:
-        name, sep, unit = item.partition("=")
-        if not sep or not name:
-            parser.error(f"--units takes TARGET=UNIT, got {item!r}")
-        units[name] = unit
-    if args.threads is not None:
-        if args.threads < 1:
-            parser.error(f"--threads must be at least 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    units = parse_units(parser, args.units)
+    apply_threads(parser, args)
     try:
         written = write_report(args.run_dir, tuple(args.splits), args.device, units=units)
     except (FileNotFoundError, CheckpointError, ValueError) as error:
