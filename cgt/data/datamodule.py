@@ -27,6 +27,7 @@ from cgt.data.splits import (
     random_split,
     scaffold_split,
     split_counts,
+    subsample_train,
     validation_from_train,
 )
 from cgt.data.zinc import ZINC
@@ -210,6 +211,11 @@ class CSVDataModule(_MoleculeDataModule):
         root: cache directory of processed files.
         seed: seeds the training order; ``None`` takes torch's global seed (set by
             ``seed_everything``).
+        featurize_workers: processes featurizing the file when its cache is built
+            (``None``: one per CPU for files of 50,000 rows or more; 0: none).
+        train_size: keep only this many molecules of the train split, drawn with
+            ``data_seed`` once the splits are made (small-data studies, learning curves);
+            validation and test are unchanged.
     """
 
     def __init__(
@@ -229,6 +235,8 @@ class CSVDataModule(_MoleculeDataModule):
         on_invalid: str = "raise",
         root: str | os.PathLike | None = None,
         seed: int | None = None,
+        featurize_workers: int | None = None,
+        train_size: int | None = None,
     ) -> None:
         super().__init__(batch_size, num_workers, seed)
         if task not in TASKS:
@@ -256,6 +264,8 @@ class CSVDataModule(_MoleculeDataModule):
         self.data_seed = data_seed
         self.on_invalid = on_invalid
         self.root = root
+        self.featurize_workers = featurize_workers
+        self.train_size = train_size
 
     @property
     def featurizer(self) -> str:
@@ -280,6 +290,7 @@ class CSVDataModule(_MoleculeDataModule):
             self._featurizer,
             self.on_invalid,
             self.root,
+            self.featurize_workers,
         )
         if self._task == "classification":
             _check_binary(dataset, str(self.path))
@@ -297,6 +308,8 @@ class CSVDataModule(_MoleculeDataModule):
                 parts = validation_from_train(
                     parts, self.val_from_train, self.data_seed, str(self.path)
                 )
+        if self.train_size is not None:
+            parts = subsample_train(parts, self.train_size, self.data_seed, str(self.path))
         for name, part in zip(SPLIT_NAMES, parts, strict=True):
             if name != "test" and len(part) == 0:
                 raise ValueError(

@@ -115,3 +115,22 @@ def validation_from_train(
     moved = np.zeros(len(train), dtype=bool)
     moved[chosen] = True
     return [np.sort(train[~moved]), np.sort(train[moved]), test]
+
+
+def subsample_train(
+    parts: Sequence[np.ndarray], size: int, seed: int, source: str
+) -> list[np.ndarray]:
+    """Keeps a seeded random ``size`` molecules of the train part; val and test unchanged.
+
+    For learning curves and small-data studies: the draw does not depend on how the
+    validation part was made, and a larger ``size`` with the same seed keeps every molecule
+    of a smaller one (the draw is a prefix of one permutation).
+    """
+    train, val, test = parts
+    if not 1 <= size <= len(train):
+        raise ValueError(
+            f"{source}: train_size must be between 1 and the {len(train)} train molecules, "
+            f"got {size}"
+        )
+    chosen = np.random.default_rng([seed, 1]).permutation(len(train))[:size]
+    return [np.sort(train[chosen]), val, test]
