@@ -20,7 +20,7 @@ resumes:
 4. ``evaluate``: the best checkpoint on the validation split, per descriptor: MAE in
    standard deviations and R², written to ``RUN/evaluation.json``.
 5. ``export``: the weights and metadata of the best checkpoint, without optimiser state, as
-   ``cgt/pretrained/files/NAME.ckpt``, its outputs in raw descriptor units, and its numbers in
+   ``cgt/weights/NAME.ckpt``, its outputs in raw descriptor units, and its numbers in
    ``NAME.json`` beside it (the card ``NAME.md`` is written by hand from them).
 """
 
@@ -44,7 +44,7 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 CHUNK = 5000
 STEPS = ("descriptors", "data", "train", "evaluate", "export")
-NAME = "cgt-zinc-descriptors-v1"
+NAME = "zinc-descriptors-v1"
 
 
 def progress(done: int, total: int, start: float, what: str) -> None:
@@ -176,7 +176,7 @@ def step_export(run: Path, zinc_full: Path) -> Path:
     state = {k: v for k, v in best["state_dict"].items() if k.startswith("model.")}
     evaluation = json.loads((run / "evaluation.json").read_text())
     metrics = json.loads((run / "model" / "metrics.json").read_text())
-    out = REPO / "cgt" / "pretrained" / "files"
+    out = REPO / "cgt" / "weights"
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{NAME}.ckpt"
     torch.save({"cgt": entry, "state_dict": state, "epoch": best["epoch"]}, path)
