@@ -6,20 +6,34 @@ goes through every member; ``predict`` gives, per target ``T``, the mean of the 
 predictions and ``T_std``, their standard deviation (over members, ``ddof=0``; for
 classification, of the probabilities), scaled by the ensemble's calibration when the
 manifest carries one.
+
+Embeddings (:meth:`EnsemblePredictor.embed`) are one member's: each member learned its own
+representation (its own axes), so the members' embeddings are not averaged; ``member=k``
+chooses whose (default: the first).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
+import numpy as np
+import pandas as pd
 import torch
 from torch import Tensor
 from torch_geometric.data import Batch
 
 from cgt.ensemble import check_members, ensemble_sources
 from cgt.explanation import Explanation
-from cgt.inference import CGTPredictor, load_checkpoint
+from cgt.inference import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_ATOMS,
+    DEFAULT_MAX_PAIRS,
+    CGTPredictor,
+    Featurized,
+    load_checkpoint,
+)
 
 __all__ = ["EnsemblePredictor", "load_ensemble"]
 
@@ -87,6 +101,56 @@ class EnsemblePredictor(CGTPredictor):
     def explain_many(self, smiles, target: str | int | None = None) -> list[Explanation]:
         """Refused, as :meth:`explain`."""
         raise ValueError(_NO_EXPLANATION)
+
+    def _member(self, member: int) -> CGTPredictor:
+        """The predictor of member ``member`` (0-based; negative counted from the end).
+
+        Raises:
+            IndexError: no such member (the message gives the range).
+        """
+        count = len(self.members)
+        if isinstance(member, bool) or not isinstance(member, int) or not -count <= member < count:
+            raise IndexError(
+                f"member {member!r} out of range: the ensemble has {count} members "
+                f"(valid: {-count}..{count - 1})"
+            )
+        return self.members[member]
+
+    def embed(
+        self,
+        smiles: str | Iterable[str],
+        layer: int = -1,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        progress: bool = False,
+        max_atoms: int = DEFAULT_MAX_ATOMS,
+        max_pairs: int = DEFAULT_MAX_PAIRS,
+        numpy: bool = False,
+        member: int = 0,
+    ) -> pd.DataFrame | np.ndarray:
+        """The embeddings of one member, ``member`` (0-based; default the first): the
+        members' embeddings live in different spaces, so they are not averaged. Otherwise
+        :meth:`CGTPredictor.embed <cgt.inference.CGTPredictor.embed>`.
+
+        Raises:
+            IndexError: no such member or layer (the message gives the range).
+        """
+        return self._member(member).embed(
+            smiles, layer, batch_size, progress, max_atoms, max_pairs, numpy
+        )
+
+    def embed_featurized(
+        self,
+        smiles: Sequence[Any],
+        featurized: Featurized,
+        layer: int = -1,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        max_pairs: int = DEFAULT_MAX_PAIRS,
+        member: int = 0,
+    ) -> pd.DataFrame:
+        """:meth:`embed` of inputs already featurized (one member's, as :meth:`embed`)."""
+        return self._member(member).embed_featurized(
+            smiles, featurized, layer, batch_size, max_pairs
+        )
 
     def forward(self, batch: Batch) -> Tensor:
         """``[B, T]`` the members' mean prediction for a batch, in target units."""

@@ -25,7 +25,7 @@ calibration factor fitted on the validation split when the model carries one
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,7 +51,9 @@ __all__ = [
     "load_checkpoint",
     "load_model",
     "predict",
+    "embedding_columns",
     "ERROR_COLUMN",
+    "EMBEDDING_PREFIX",
     "STD_SUFFIX",
 ]
 
@@ -77,6 +79,9 @@ DEFAULT_MAX_PAIRS = 1 << 16
 
 #: Suffix of the column that holds a target's predicted standard deviation (``y_std``).
 STD_SUFFIX = "_std"
+
+#: Prefix of the embedding columns (``emb_0 .. emb_{C-1}``, :meth:`CGTPredictor.embed`).
+EMBEDDING_PREFIX = "emb_"
 
 
 @dataclass
@@ -224,15 +229,9 @@ class CGTPredictor:
         values = np.full((len(inputs), len(self.target_names)), np.nan)
         stds = np.full_like(values, np.nan)
         errors = [""] * len(inputs)
-        bar = _progress_bar(len(inputs), progress)
-        for start in range(0, len(inputs), batch_size):
-            chunk = inputs[start : start + batch_size]
-            featurized = self.featurize(chunk, max_atoms)
-            self._fill(values, stds, errors, start, featurized, batch_size, max_pairs, mc_dropout)
-            if bar is not None:
-                bar.update(len(chunk))
-        if bar is not None:
-            bar.close()
+        store = _spread_store(values, stds)
+        for start, featurized in self._featurized_chunks(inputs, batch_size, max_atoms, progress):
+            self._fill(store, errors, start, featurized, batch_size, max_pairs, mc_dropout)
         return self._table(inputs, values, stds, errors, mc_dropout, calibrated)
 
     def predict_featurized(
@@ -263,27 +262,117 @@ class CGTPredictor:
         values = np.full((len(inputs), len(self.target_names)), np.nan)
         stds = np.full_like(values, np.nan)
         errors = [""] * len(inputs)
-        self._fill(values, stds, errors, 0, featurized, batch_size, max_pairs, mc_dropout)
+        store = _spread_store(values, stds)
+        self._fill(store, errors, 0, featurized, batch_size, max_pairs, mc_dropout)
         return self._table(inputs, values, stds, errors, mc_dropout, calibrated)
+
+    def embed(
+        self,
+        smiles: str | Iterable[str],
+        layer: int = -1,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        progress: bool = False,
+        max_atoms: int = DEFAULT_MAX_ATOMS,
+        max_pairs: int = DEFAULT_MAX_PAIRS,
+        numpy: bool = False,
+    ) -> pd.DataFrame | np.ndarray:
+        """Each molecule's embedding: the graph representation of :meth:`cgt.model.CGT.embed`
+        (the node features after CGT layer ``layer``, pooled per molecule with the model's
+        sum or mean pooling; ``layer=-1`` is what the head reads). Never raises for a bad
+        molecule; the same featurizing, batching and one-line reasons as :meth:`predict`.
+
+        Args:
+            smiles: one SMILES or an iterable of them (a ``pandas.Series`` works).
+            layer: the CGT layer (0-based, negative counted from the end) whose output is
+                pooled; the later layers are not run.
+            batch_size, progress, max_atoms, max_pairs: as for :meth:`predict` (they do
+                not change the results: the model runs in eval mode).
+            numpy: return the ``[n, C]`` array only (no SMILES, no reasons).
+
+        Returns:
+            A DataFrame with one row per input, in input order: ``smiles``, ``C`` float32
+            columns ``emb_0 .. emb_{C-1}`` (``C``: the model's width) and ``error`` (``""``
+            where the row is valid; otherwise a one-line reason, and the row's embedding is
+            NaN). With ``numpy=True``: the ``Float32[n, C]`` array, NaN rows for the
+            molecules that could not be embedded.
+
+        Raises:
+            IndexError: ``layer`` is outside the model's layers (the message gives the range).
+        """
+        _check_sizes(batch_size, max_pairs, max_atoms)
+        self.model.layer_index(layer)  # a bad layer is the caller's error, not every row's
+        inputs = [smiles] if isinstance(smiles, str) else list(smiles)
+        embeddings = self._embedding_array(len(inputs))
+        errors = [""] * len(inputs)
+        chunks = self._featurized_chunks(inputs, batch_size, max_atoms, progress, "embedding")
+        for start, featurized in chunks:
+            self._fill(embeddings.__setitem__, errors, start, featurized, batch_size, max_pairs,
+                       layer=layer)  # fmt: skip
+        return embeddings if numpy else _embedding_table(inputs, embeddings, errors)
+
+    def embed_featurized(
+        self,
+        smiles: Sequence[Any],
+        featurized: Featurized,
+        layer: int = -1,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        max_pairs: int = DEFAULT_MAX_PAIRS,
+    ) -> pd.DataFrame:
+        """:meth:`embed` of inputs already featurized by :func:`featurize` (as
+        :meth:`predict_featurized`): the same table as ``embed(smiles, layer)``."""
+        _check_sizes(batch_size, max_pairs)
+        self.model.layer_index(layer)
+        inputs = list(smiles)
+        embeddings = self._embedding_array(len(inputs))
+        errors = [""] * len(inputs)
+        self._fill(embeddings.__setitem__, errors, 0, featurized, batch_size, max_pairs,
+                   layer=layer)  # fmt: skip
+        return _embedding_table(inputs, embeddings, errors)
 
     def featurize(self, smiles: Sequence[Any], max_atoms: int = DEFAULT_MAX_ATOMS) -> Featurized:
         """Featurizes each input with the model's featurizer, keeping the reason of failures
         (a molecule of more than ``max_atoms`` atoms is one)."""
         return featurize(smiles, self.featurizer, max_atoms=max_atoms)
 
+    def _featurized_chunks(
+        self,
+        inputs: list[Any],
+        batch_size: int,
+        max_atoms: int,
+        progress: bool,
+        action: str = "predicting",
+    ) -> Iterator[tuple[int, Featurized]]:
+        """``(start, featurized)`` for consecutive chunks of ``batch_size`` inputs, with a
+        progress bar (``action`` molecules) on stderr if ``progress``."""
+        bar = _progress_bar(len(inputs), progress, action)
+        try:
+            for start in range(0, len(inputs), batch_size):
+                chunk = inputs[start : start + batch_size]
+                yield start, self.featurize(chunk, max_atoms)
+                if bar is not None:
+                    bar.update(len(chunk))
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _embedding_array(self, rows: int) -> np.ndarray:
+        """``Float32[rows, C]`` of NaN, ``C`` the model's width."""
+        return np.full((rows, self.model.config["channels"]), np.nan, dtype=np.float32)
+
     def _fill(
         self,
-        values: np.ndarray,
-        stds: np.ndarray,
+        store: Callable[[np.ndarray, np.ndarray], None],
         errors: list[str],
         start: int,
         featurized: Featurized,
         batch_size: int,
         max_pairs: int,
-        mc_dropout: int,
+        mc_dropout: int = 0,
+        layer: int | None = None,
     ) -> None:
-        """Writes the predictions (mean and spread over members and passes) and reasons of
-        ``featurized`` (inputs ``start`` onwards) into ``values``, ``stds`` and ``errors``:
+        """Runs the model on ``featurized`` (inputs ``start`` onwards) and hands each forward
+        pass's outputs to ``store(rows, outputs)`` (rows: input positions; outputs: as
+        :meth:`_predict_graphs` gives them); writes the reasons into ``errors``.
         ``batch_size`` graphs per batch, each batch cut into forward passes of at most
         ``max_pairs`` atom pairs (:func:`_pair_batches`)."""
         for row, reason in featurized.errors.items():
@@ -291,10 +380,9 @@ class CGTPredictor:
         for first in range(0, len(featurized.graphs), batch_size):
             graphs = featurized.graphs[first : first + batch_size]
             for low, high in _pair_batches(graphs, max_pairs):
-                out, failed = self._predict_graphs(graphs[low:high], mc_dropout)
+                out, failed = self._predict_graphs(graphs[low:high], mc_dropout, layer)
                 rows = np.asarray(featurized.rows[first + low : first + high]) + start
-                values[rows] = out.mean(axis=1)
-                stds[rows] = out.std(axis=1)
+                store(rows, out)
                 for i, reason in failed.items():
                     errors[rows[i]] = reason
 
@@ -410,18 +498,26 @@ class CGTPredictor:
             return torch.stack([self.forward(batch) for _ in range(mc_dropout)])
 
     def _predict_graphs(
-        self, graphs: list[MolGraph], mc_dropout: int = 0
+        self, graphs: list[MolGraph], mc_dropout: int = 0, layer: int | None = None
     ) -> tuple[np.ndarray, dict[int, str]]:
-        """Predictions ``[len(graphs), S, T]`` and the reasons of graphs the model failed on.
+        """The model's outputs for ``graphs`` and the reasons of graphs it failed on (their
+        outputs NaN): predictions ``[len(graphs), S, T]`` (:meth:`samples`), or with
+        ``layer`` the embeddings ``[len(graphs), C]`` of that layer (:meth:`CGT.embed`).
 
         If the batch fails as a whole, each graph is retried alone so that one molecule the
         model cannot take does not take its batch with it.
         """
         failed: dict[int, str] = {}
-        shape = (self.num_samples(mc_dropout), len(self.target_names))
+        if layer is None:
+            shape: tuple[int, ...] = (self.num_samples(mc_dropout), len(self.target_names))
+        else:
+            shape = (self.model.config["channels"],)
         try:
             batch = Batch.from_data_list(graphs)
-            out = self.samples(batch, mc_dropout).double().cpu().numpy().transpose(1, 0, 2)
+            if layer is None:
+                out = self.samples(batch, mc_dropout).double().cpu().numpy().transpose(1, 0, 2)
+            else:
+                out = self._embed_batch(batch, layer).double().cpu().numpy()
         except (RuntimeError, ValueError, IndexError) as batch_error:
             if len(graphs) == 1:
                 return np.full((1, *shape), np.nan), {
@@ -429,15 +525,21 @@ class CGTPredictor:
                 }
             out = np.full((len(graphs), *shape), np.nan)
             for i, graph in enumerate(graphs):
-                single, reason = self._predict_graphs([graph], mc_dropout)
+                single, reason = self._predict_graphs([graph], mc_dropout, layer)
                 out[i] = single[0]
                 if reason:
                     failed[i] = reason[0]
-        for i in np.flatnonzero(~np.isfinite(out).all(axis=(1, 2))):
+        finite = np.isfinite(out).reshape(len(graphs), -1).all(axis=1)
+        for i in np.flatnonzero(~finite):
             if int(i) not in failed:
                 failed[int(i)] = "the model's output is not finite (NaN or infinite)"
             out[i] = np.nan
         return out, failed
+
+    @torch.inference_mode()
+    def _embed_batch(self, batch: Batch, layer: int) -> Tensor:
+        """``[B, C]``: :meth:`cgt.model.CGT.embed` of a batch of graphs."""
+        return self.model.embed(batch.to(self.device), layer)
 
 
 def load_model(
@@ -522,14 +624,46 @@ def _pair_batches(graphs: Sequence[MolGraph], max_pairs: int) -> list[tuple[int,
     return runs
 
 
+def _spread_store(values: np.ndarray, stds: np.ndarray) -> Callable[[np.ndarray, np.ndarray], None]:
+    """A :meth:`CGTPredictor._fill` store writing the mean and the spread over members and
+    passes of predictions ``[n, S, T]`` into rows of ``values`` and ``stds`` ``[N, T]``."""
+
+    def store(rows: np.ndarray, out: np.ndarray) -> None:
+        values[rows] = out.mean(axis=1)
+        stds[rows] = out.std(axis=1)
+
+    return store
+
+
+def embedding_columns(width: int) -> list[str]:
+    """The names of the ``width`` embedding columns: ``emb_0 .. emb_{width-1}``."""
+    return [f"{EMBEDDING_PREFIX}{k}" for k in range(width)]
+
+
+def _embedding_table(inputs: list[Any], embeddings: np.ndarray, errors: list[str]) -> pd.DataFrame:
+    """The embedding table: ``smiles``, ``emb_0 .. emb_{C-1}``, ``error``."""
+    columns = pd.DataFrame(embeddings, columns=embedding_columns(embeddings.shape[1]))
+    smiles = pd.DataFrame({"smiles": pd.Series(inputs, dtype=object)})
+    error = pd.DataFrame({ERROR_COLUMN: pd.Series(errors, dtype=str)})  # text even with no rows
+    return pd.concat([smiles, columns, error], axis=1)
+
+
+def _check_sizes(batch_size: int, max_pairs: int, max_atoms: int = 1) -> None:
+    """A :class:`ValueError` unless ``batch_size``, ``max_pairs`` and ``max_atoms`` are at
+    least 1."""
+    if batch_size < 1 or max_pairs < 1 or max_atoms < 1:
+        raise ValueError(f"batch_size, max_pairs and max_atoms must be at least 1, got "
+                         f"{batch_size}, {max_pairs}, {max_atoms}")  # fmt: skip
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _progress_bar(total: int, enabled: bool):
-    """A tqdm bar on stderr counting molecules, or ``None``."""
+def _progress_bar(total: int, enabled: bool, action: str = "predicting"):
+    """A tqdm bar on stderr counting molecules (``action``: its label), or ``None``."""
     if not enabled:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="mol", desc="predicting", leave=False)
+    return tqdm(total=total, unit="mol", desc=action, leave=False)

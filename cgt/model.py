@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -50,7 +51,8 @@ class CGT(nn.Module):
 
     Shapes:
         - **batch**: a PyG ``Batch`` of ``B`` molecules from :mod:`cgt.data`.
-        - **output**: ``[B, T]``.
+        - **output**: ``[B, T]``; :meth:`embed`: ``[B, C]``; :meth:`node_embeddings`:
+          ``[N, C]``.
     """
 
     def __init__(
@@ -115,6 +117,65 @@ class CGT(nn.Module):
                 pair, averaged over the channels of each head; see
                 :meth:`~cgt.nn.attention.ChromaticSelfAttention.attention_weights`).
         """
+        return self.head.node_outputs(self._trunk(batch, len(self.layers), attention))
+
+    def embed(self, batch, layer: int = -1) -> Tensor:
+        """``[B, C]``: each molecule's representation, the node features after CGT layer
+        ``layer`` (:meth:`node_embeddings`) pooled per graph with the model's pooling
+        (``self.head.pooling``: sum or mean).
+
+        With the default ``layer=-1`` the node features are the head's input: the head
+        (:class:`~cgt.nn.heads.GraphHead`) applies its per-node MLP to them and then this
+        same pooling, so the prediction is built from the same atoms' features whose pool
+        this returns (the pool of the features, not of the MLP's outputs). For similarity
+        search, clustering or a classical model on top.
+
+        Args:
+            batch: a PyG ``Batch`` of ``B`` molecules.
+            layer: as for :meth:`node_embeddings`.
+        """
+        return self.head.pool(self.node_embeddings(batch, layer), batch.batch, batch.num_graphs)
+
+    def node_embeddings(self, batch, layer: int = -1) -> Tensor:
+        """``[N, C]``: every atom's features after CGT layer ``layer`` (0-based position in
+        :attr:`layers`, negative counted from the end; ``-1``: the last, what the head reads).
+        The layers after it are not run.
+
+        Args:
+            batch: a PyG ``Batch`` of molecules.
+            layer: which layer's output (see :meth:`layer_index`; an :class:`IndexError`
+                names the valid range).
+        """
+        return self._trunk(batch, self.layer_index(layer) + 1)
+
+    def layer_index(self, layer: int) -> int:
+        """The 0-based position in :attr:`layers` of ``layer`` (negative: counted from the
+        end, as Python indexes lists).
+
+        Raises:
+            TypeError: ``layer`` is not a whole number.
+            IndexError: ``layer`` is outside ``-L .. L-1`` for the model's ``L`` layers.
+        """
+        if isinstance(layer, bool):
+            raise TypeError(f"layer must be a whole number, got {layer!r}")
+        layer = operator.index(layer)
+        count = len(self.layers)
+        if not -count <= layer < count:
+            valid = f"{-count}..{count - 1}" if count else "none"
+            raise IndexError(
+                f"layer {layer} out of range: this model has {count} CGT layers "
+                f"(valid layers: {valid})"
+            )
+        return layer % count
+
+    def _trunk(self, batch, depth: int, attention: list[Tensor] | None = None) -> Tensor:
+        """``[N, C]``: the encoders and the first ``depth`` CGT layers, the one place they run.
+
+        Args:
+            batch: a PyG ``Batch`` of molecules.
+            depth: how many of :attr:`layers` to run.
+            attention: as for :meth:`node_outputs` (one tensor per layer run).
+        """
         atoms = getattr(batch, self.node_field, None)
         if atoms is None:
             raise ValueError(
@@ -125,8 +186,8 @@ class CGT(nn.Module):
         x = self.node_encoder(atoms, features.landing)
         edge_attr = batch.edge_attr if self.pair_encoder.bond is not None else None
         pair_att, pair_val = self.pair_encoder(features, edge_attr)
-        for layer in self.layers:
+        for block in self.layers[:depth]:
             if attention is not None:
-                attention.append(layer.attention.attention_weights(x, pair_att, batch.ptr))
-            x = layer(x, pair_att, pair_val, batch.ptr)
-        return self.head.node_outputs(x)
+                attention.append(block.attention.attention_weights(x, pair_att, batch.ptr))
+            x = block(x, pair_att, pair_val, batch.ptr)
+        return x
