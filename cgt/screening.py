@@ -10,6 +10,9 @@ chunks of ``chunk_rows`` rows, featurizes each chunk (in worker processes with `
 :meth:`cgt.inference.CGTPredictor.predict_featurized` and writes it, so memory stays flat
 whatever the size of the file. The output holds every input row and column, in input
 order, followed by the prediction columns and ``error`` (see :func:`join_predictions`).
+With ``embed=True`` the columns are each molecule's embedding instead, ``emb_0 ..
+emb_{C-1}`` (:meth:`~cgt.inference.CGTPredictor.embed` of CGT layer ``layer``), with the
+same rows, order, ``error`` column, resuming and shards.
 
 **Never half-written**: each chunk is written as a part file (atomically) into the progress
 folder ``.NAME.parts/`` next to the output ``NAME``, with ``state.json`` recording the run's
@@ -47,7 +50,13 @@ from typing import Any, BinaryIO
 import pandas as pd
 
 from cgt.featurize_pool import FeaturizePool, default_workers
-from cgt.inference import DEFAULT_BATCH_SIZE, DEFAULT_MAX_ATOMS, ERROR_COLUMN, CGTPredictor
+from cgt.inference import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_ATOMS,
+    ERROR_COLUMN,
+    CGTPredictor,
+    Featurized,
+)
 from cgt.tables import count_rows, merge_parts, output_format, read_chunks, write_part
 
 __all__ = [
@@ -247,6 +256,8 @@ def screen(
     max_atoms: int = DEFAULT_MAX_ATOMS,
     mc_dropout: int = 0,
     calibrated: bool = True,
+    embed: bool = False,
+    layer: int = -1,
     workers: int | None = None,
     shard: tuple[int, int] = (1, 1),
     resume: bool = False,
@@ -269,6 +280,10 @@ def screen(
         max_atoms: larger molecules get an error row (as for ``CGTPredictor.predict``).
         mc_dropout, calibrated: the spread of an ensemble or of Monte Carlo dropout, as for
             ``CGTPredictor.predict`` (``T_std`` columns).
+        embed: write embeddings (``emb_0 .. emb_{C-1}``, ``CGTPredictor.embed``) instead of
+            predictions; an ensemble's are its first member's (pass ``predictor.members[k]``
+            for another).
+        layer: with ``embed``, the CGT layer whose output is pooled (``-1``: the last).
         workers: featurizing processes (0: in this process); ``None``:
             :func:`~cgt.featurize_pool.default_workers` for :data:`WORKERS_MIN_ROWS` rows or
             more, else 0 (starting workers costs seconds).
@@ -286,7 +301,8 @@ def screen(
 
     Raises:
         ValueError: unreadable input, no ``smiles_column``, bad ``chunk_rows``, ``resume``
-            with no interrupted run.
+            with no interrupted run, ``embed`` with ``mc_dropout``.
+        IndexError: ``embed`` and a ``layer`` the model does not have.
         ResumeError: an interrupted run with other settings (and not ``restart``).
         StrictError: see ``strict``.
     """
@@ -294,13 +310,18 @@ def screen(
         raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
     if resume and restart:
         raise ValueError("resume and restart exclude each other")
+    if embed:
+        if mc_dropout:
+            raise ValueError("embeddings are deterministic: embed excludes mc_dropout")
+        layer = predictor.model.layer_index(layer)  # -1 and L-1 resume each other
     source = Path(source)
     stream = not isinstance(output, (str, os.PathLike))
     fmt = "csv" if stream else output_format(output)
     total = count_rows(source, smiles_column)
     start, stop = shard_range(total, shard, chunk_rows)
     settings = _settings(predictor, source, smiles_column, chunk_rows, shard, fmt)
-    settings.update(max_atoms=max_atoms, mc_dropout=mc_dropout, calibrated=calibrated)
+    settings.update(max_atoms=max_atoms, mc_dropout=mc_dropout, calibrated=calibrated,
+                    embed=layer if embed else None)  # fmt: skip
     if workers is None:
         workers = default_workers() if stop - start >= WORKERS_MIN_ROWS else 0
     progress = progress and stop - start >= progress_min_rows
@@ -353,6 +374,21 @@ def _part_names(count: int, fmt: str) -> list[str]:
     return [f"part-{i:06d}{suffix}" for i in range(count)]
 
 
+def _outputs(
+    predictor: CGTPredictor,
+    smiles: list[Any],
+    featurized: Featurized,
+    settings: dict[str, Any],
+    batch_size: int,
+) -> pd.DataFrame:
+    """The predictions of a chunk, or its embeddings when ``settings["embed"]`` is a layer."""
+    if settings["embed"] is not None:
+        return predictor.embed_featurized(smiles, featurized, settings["embed"], batch_size)
+    return predictor.predict_featurized(smiles, featurized, batch_size,
+                                        mc_dropout=settings["mc_dropout"],
+                                        calibrated=settings["calibrated"])  # fmt: skip
+
+
 def _run(
     predictor: CGTPredictor,
     source: Path,
@@ -385,13 +421,8 @@ def _run(
             with FeaturizePool(predictor.featurizer, workers, max_atoms=max_atoms) as pool:
                 for frame, featurized in pool.map(jobs):
                     smiles = frame[smiles_column].tolist()
-                    predictions = predictor.predict_featurized(
-                        smiles,
-                        featurized,
-                        batch_size,
-                        mc_dropout=state["settings"]["mc_dropout"],
-                        calibrated=state["settings"]["calibrated"],
-                    )
+                    predictions = _outputs(predictor, smiles, featurized, state["settings"],
+                                           batch_size)  # fmt: skip
                     first_row = int(frame.index[0]) if len(frame) else start
                     lines = describe_invalid(predictions, MAX_LISTED_ROWS, first_row)
                     if strict and lines:

@@ -5,6 +5,7 @@ from a trained cgt checkpoint.
     python -m cgt.predict --checkpoint CKPT --input FILE [--smiles-column smiles] [--output ...]
         [--workers N] [--shard K/N | --devices N] [--resume | --restart] [--chunk-rows 10000]
     python -m cgt.predict --checkpoint RUN_DIR | CKPT CKPT ... [--mc-dropout K] ...   # uncertainty
+    python -m cgt.predict --checkpoint CKPT --embed [--layer K] ...                   # embeddings
 
 Writes CSV (or Parquet for an output named ``.parquet``): the input columns (``smiles`` for
 ``--smiles``; every column of ``--input``, unchanged) followed by one column per target of the
@@ -17,6 +18,12 @@ stderr. ``--input`` (CSV, ``.csv.gz``, ``.smi``, Parquet) is streamed chunk by c
 With an ensemble (a run directory with ``ensemble.json``, or several checkpoints) or
 ``--mc-dropout K``, a ``T_std`` column follows each target ``T``: the members' (passes')
 standard deviation, calibrated when the model carries a calibration (``--raw-std``: not).
+
+``--embed`` writes each molecule's embedding instead of predictions: columns ``emb_0 ..
+emb_{C-1}`` (the node features after CGT layer ``--layer``, pooled with the model's pooling;
+:meth:`cgt.inference.CGTPredictor.embed`), with the same rows, order, ``error`` column and
+``--input`` streaming. An ensemble's members embed into different spaces: the embeddings
+are one member's (``--member K``, default the first).
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import pandas as pd
 
 from cgt.checkpoint import CheckpointError
 from cgt.cli.options import add_threads_option, apply_threads
+from cgt.ensemble import ensemble_sources
 from cgt.inference import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_ATOMS,
@@ -50,7 +58,7 @@ from cgt.screening import (
     progress_dir,
     screen,
 )
-from cgt.tables import read_chunks
+from cgt.tables import output_format, read_chunks
 
 EXIT_OK = 0
 EXIT_INVALID_ROWS = 1
@@ -72,6 +80,7 @@ examples:
   python -m cgt.predict --checkpoint best.ckpt --input mols.csv --output predictions.csv
   python -m cgt.predict --checkpoint runs/ensemble --input mols.csv --output predictions.csv
   python -m cgt.predict --checkpoint best.ckpt --mc-dropout 20 --smiles CCO
+  python -m cgt.predict --checkpoint best.ckpt --embed --input mols.csv --output emb.parquet
   python -m cgt.predict --checkpoint best.ckpt --input library.smi.gz --output preds.parquet \
       --workers 4 --shard 3/10
 
@@ -191,6 +200,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the raw spread in the T_std columns, not the calibrated one",
     )
     parser.add_argument(
+        "--embed",
+        action="store_true",
+        help="write each molecule's embedding (columns emb_0 .. emb_{C-1}: the pooled node "
+        "features of a CGT layer) instead of predictions",
+    )
+    parser.add_argument(
+        "--layer",
+        type=int,
+        default=None,
+        metavar="K",
+        help="--embed: the CGT layer whose output is pooled, 0-based, negative counted from "
+        "the end (default: -1, the last, what the model's head reads)",
+    )
+    parser.add_argument(
+        "--member",
+        type=int,
+        default=None,
+        metavar="K",
+        help="--embed with an ensemble: whose embeddings, 0-based (default: 0; members' "
+        "embeddings live in different spaces and are not averaged)",
+    )
+    parser.add_argument(
         "--strict",
         action="store_true",
         help=f"any row that cannot be predicted is an error: list them, write nothing, "
@@ -213,15 +244,20 @@ def _same_file(a: Path, b: str) -> bool:
 
 
 def write_atomically(table: pd.DataFrame, path: Path) -> None:
-    """Writes ``table`` as CSV to a temporary file next to ``path``, then renames it over
-    ``path``: a failure or a kill never leaves a half-written file under its final name."""
+    """Writes ``table`` to a temporary file next to ``path``, then renames it over ``path``:
+    a failure or a kill never leaves a half-written file under its final name. The format is
+    the name's (:func:`cgt.tables.output_format`: Parquet, gzip CSV or CSV)."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(handle)
     try:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(temporary, 0o666 & ~umask)  # as a plainly created file (mkstemp: 0600)
-        table.to_csv(temporary, index=False)
+        fmt = output_format(path)
+        if fmt == "parquet":
+            table.to_parquet(temporary, index=False)
+        else:
+            table.to_csv(temporary, index=False, compression="gzip" if fmt == "csv.gz" else None)
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
@@ -263,6 +299,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.mc_dropout < 0:
         parser.error(f"--mc-dropout must be 0 (off) or a number of passes, got {args.mc_dropout}")
     apply_threads(parser, args)
+    if not args.embed and (args.layer is not None or args.member is not None):
+        parser.error("--layer and --member need --embed")
+    if args.embed and (args.mc_dropout or args.raw_std):
+        parser.error("--embed writes embeddings, which have no spread: it excludes "
+                     "--mc-dropout and --raw-std")  # fmt: skip
 
     if args.input is None and (args.shard or args.resume or args.restart):
         parser.error("--shard, --resume and --restart need --input")
@@ -292,7 +333,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         model = load_model(_checkpoint(args), device=args.device)
-    except (CheckpointError, FileNotFoundError, ValueError, RuntimeError) as err:
+        if args.embed:
+            model.model.layer_index(_layer(args))
+    except (CheckpointError, FileNotFoundError, ValueError, RuntimeError, IndexError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
     if args.input is not None:
@@ -303,14 +346,19 @@ def main(argv: list[str] | None = None) -> int:
     source = "--smiles"
 
     progress = not args.no_progress and len(smiles) >= PROGRESS_MIN_ROWS
-    predictions = model.predict(
-        smiles,
-        batch_size=args.batch_size,
-        progress=progress,
-        max_atoms=args.max_atoms,
-        mc_dropout=args.mc_dropout,
-        calibrated=not args.raw_std,
-    )
+    if args.embed:
+        predictions = model.embed(
+            smiles, _layer(args), args.batch_size, progress, max_atoms=args.max_atoms
+        )
+    else:
+        predictions = model.predict(
+            smiles,
+            batch_size=args.batch_size,
+            progress=progress,
+            max_atoms=args.max_atoms,
+            mc_dropout=args.mc_dropout,
+            calibrated=not args.raw_std,
+        )
     num_invalid = int((predictions[ERROR_COLUMN] != "").sum())
     summary = (
         f"{source}: {len(predictions)} rows, {len(predictions) - num_invalid} valid, "
@@ -322,7 +370,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INVALID_ROWS
 
     table, note = join_predictions(inputs, predictions)
-    table = table.map(_encodable)
+    text = table.select_dtypes(exclude="number").columns  # numbers keep their type
+    table[text] = table[text].map(_encodable)
     if note:
         print(f"note: {note}", file=sys.stderr)
     try:
@@ -342,8 +391,40 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _checkpoint(args: argparse.Namespace) -> Path | list[Path]:
-    """The ``--checkpoint`` value(s) as :func:`cgt.inference.load_model` takes them."""
-    return args.checkpoint[0] if len(args.checkpoint) == 1 else list(args.checkpoint)
+    """The ``--checkpoint`` value(s) as :func:`cgt.inference.load_model` takes them; with
+    ``--embed``, the one checkpoint whose embeddings are written (``--member`` of an
+    ensemble, with a note on stderr).
+
+    Raises:
+        ValueError: ``--member`` of one checkpoint, or out of the ensemble's range.
+        CheckpointError, FileNotFoundError: an ensemble's manifest or member is missing.
+    """
+    path = args.checkpoint[0] if len(args.checkpoint) == 1 else list(args.checkpoint)
+    if not args.embed:
+        return path
+    if isinstance(path, Path) and not path.is_dir():
+        if args.member is not None:
+            raise ValueError(f"--member chooses a member of an ensemble; {path} is one model")
+        return path
+    members = ensemble_sources(path).checkpoints
+    member = 0 if args.member is None else args.member
+    count = len(members)
+    if not -count <= member < count:
+        raise ValueError(
+            f"--member {member} out of range: the ensemble has {count} members "
+            f"(valid: {-count}..{count - 1})"
+        )
+    print(
+        f"note: --embed with an ensemble: the embeddings of member {member % count} of {count} "
+        f"({members[member]}); --member chooses another",
+        file=sys.stderr,
+    )
+    return members[member]
+
+
+def _layer(args: argparse.Namespace) -> int:
+    """``--layer``, -1 (the last layer) by default."""
+    return -1 if args.layer is None else args.layer
 
 
 def predict_file(
@@ -371,6 +452,8 @@ def predict_file(
             max_atoms=args.max_atoms,
             mc_dropout=args.mc_dropout,
             calibrated=not args.raw_std,
+            embed=args.embed,
+            layer=_layer(args),
             workers=args.workers,
             **({"shard": shard} if model is not None else {}),
             resume=args.resume,
@@ -383,7 +466,7 @@ def predict_file(
         print(f"error: {err}; --strict, so nothing is written:", file=sys.stderr)
         print("\n".join(err.lines), file=sys.stderr)
         return EXIT_INVALID_ROWS
-    except (ResumeError, CheckpointError, FileNotFoundError, ValueError) as err:
+    except (ResumeError, CheckpointError, FileNotFoundError, ValueError, IndexError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as err:

@@ -195,3 +195,20 @@ def test_refused_characters_give_rows_and_a_writable_file(checkpoint, tmp_path, 
     assert table["smiles"].tolist() == [GOOD[0], "Cé", "C\\udcff", GOOD[1]]
     assert (table["error"] != "").tolist() == [False, True, True, False]
     assert "non-ASCII" in table["error"].iloc[1] and "non-ASCII" in table["error"].iloc[2]
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "csv.gz"])
+def test_smiles_predictions_are_written_in_the_format_of_the_output_name(
+    checkpoint, tmp_path, capsys, suffix
+):
+    output = tmp_path / f"out.{suffix}"
+    smiles = [GOOD[0], "not-a-smiles", "C\udcff"]
+    code, _, _ = run(["--checkpoint", checkpoint, "--smiles", *smiles, "--output", output], capsys)
+    assert code == EXIT_OK
+    if suffix == "parquet":
+        table = pd.read_parquet(output)  # fails on CSV text
+    else:
+        table = pd.read_csv(output, compression="gzip")
+    assert list(table.columns) == ["smiles", "logp", "tpsa", "error"]
+    assert table["smiles"].tolist() == [GOOD[0], "not-a-smiles", "C\\udcff"]
+    assert table["logp"].isna().tolist() == [False, True, True]
