@@ -20,6 +20,10 @@ dropout (``predict(..., mc_dropout=K)``, :mod:`cgt.mc_dropout`) adds a ``T_std``
 after each target ``T``: the spread of the members' (or passes') predictions, scaled by the
 calibration factor fitted on the validation split when the model carries one
 (:mod:`cgt.calibration`; ``calibrated=False`` gives the raw spread).
+
+Embeddings: ``embed(smiles, layer=-1)`` gives each molecule's pooled graph representation
+(columns ``emb_0 .. emb_{C-1}``; :meth:`cgt.model.CGT.embed`) with the same rows, order and
+``error`` column, for similarity search, clustering or classical models on top.
 """
 
 from __future__ import annotations
