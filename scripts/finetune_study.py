@@ -68,7 +68,7 @@ def main() -> None:
     with ThreadPoolExecutor(args.parallel) as pool:
         results = list(pool.map(lambda job: train(args.run, args.data.resolve(), *job), jobs))
     table: dict[str, dict] = {}
-    for (size, seed, begin), metrics in zip(jobs, results, strict=True):
+    for (size, _seed, begin), metrics in zip(jobs, results, strict=True):
         row = table.setdefault(f"{size} {begin}", {"rmse": [], "mae": [], "seconds": []})
         row["rmse"].append(metrics["test_rmse"])
         row["mae"].append(metrics["test_mae"])
