@@ -73,6 +73,9 @@ FIELDS: dict[str, type] = {
     "training": dict,
 }
 
+#: Name of each field type in JSON, for error messages.
+_JSON_TYPES = {str: "string", int: "integer", dict: "object"}
+
 
 @dataclass(frozen=True)
 class PretrainedModel:
@@ -240,7 +243,7 @@ def _read_metadata(path: Path) -> PretrainedModel:
     for key, kind in FIELDS.items():
         value = entry[key]
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise fail(f"{key!r} must be a {kind.__name__}, got {value!r}")
+            raise fail(f"{key!r} must be a JSON {_JSON_TYPES[kind]}, got {value!r}")
     if entry["name"] != path.stem:
         raise fail(f"'name' is {entry['name']!r} but the file is {path.name}")
     card = path.with_suffix(".md")
