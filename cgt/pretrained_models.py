@@ -197,22 +197,23 @@ def pretrained_path(name: str) -> Path:
 
 
 def resolve_checkpoint(path_or_name: str | os.PathLike) -> Path:
-    """A checkpoint path from a path or a pretrained model's name: an existing path, or a
-    string that is no existing path but is the name of a pretrained model
-    (:func:`pretrained_path`, checked).
+    """A checkpoint path from a path or a pretrained model's name: an existing path, or one
+    that does not exist but is the name of a pretrained model (:func:`pretrained_path`,
+    checked), so ``cgt.load_model("NAME")`` and ``--checkpoint NAME`` find the model.
 
     Raises:
         FileNotFoundError: neither (the message lists the pretrained names).
         CheckpointError, ValueError: see :func:`pretrained_path`.
     """
-    if os.path.exists(path_or_name) or not isinstance(path_or_name, str):
-        return Path(path_or_name)
-    if _find(path_or_name) is not None:
-        return pretrained_path(path_or_name)
+    text = os.fspath(path_or_name)
+    if os.path.exists(text):
+        return Path(text)
+    if _find(text) is not None:
+        return pretrained_path(text)
     names = ", ".join(m.name for m in pretrained()) or "none installed"
     raise FileNotFoundError(
-        f"checkpoint {path_or_name} does not exist, and it is not the name of a pretrained "
-        f"model either (pretrained: {names})"
+        f"checkpoint {text} does not exist, and it is not the name of a pretrained model "
+        f"either (pretrained: {names})"
     )
 
 

@@ -159,6 +159,14 @@ def test_load_model_by_name_works_offline(weights, monkeypatch):
     assert got.equals(expected) and got["logp"].notna().all()
 
 
+def test_the_predict_command_takes_a_name(weights, capsys):
+    from cgt.cli.predict import EXIT_OK, main
+
+    write_model(weights)
+    assert main(["--checkpoint", NAME, "--smiles", "CCO"]) == EXIT_OK
+    assert "logp" in capsys.readouterr().out
+
+
 def test_an_existing_file_wins_over_a_name(weights, tmp_path, monkeypatch):
     write_model(weights)
     monkeypatch.chdir(tmp_path)
