@@ -6,6 +6,8 @@ The public API in one place:
 - :class:`CGT`: the whole model (``nn.Module``) and :class:`CGTModule`, its Lightning system;
 - :func:`load_model` / :func:`predict`: SMILES in, predictions out, from a checkpoint;
   ``load_model(...).explain(smiles)``: an :class:`Explanation` (atom contributions, attention);
+- :func:`pretrained`: the pretrained models shipped with cgt (:class:`PretrainedModel`);
+  ``load_model(name)`` predicts with one, ``--model.init_from name`` fine-tunes it;
 - :func:`featurize_smiles`: SMILES to a graph; :class:`InvalidSmilesError` when that fails
   (all molecule errors are :class:`MoleculeError`, a ``ValueError``).
 
@@ -30,10 +32,12 @@ _EXPORTS = {
     "InvalidRowsError": "cgt.errors",
     "InvalidSmilesError": "cgt.errors",
     "MoleculeError": "cgt.errors",
+    "PretrainedModel": "cgt.pretrained_models",
     "VocabularyError": "cgt.errors",
     "featurize_smiles": "cgt.data.smiles_to_graph",
     "load_model": "cgt.inference",
     "predict": "cgt.inference",
+    "pretrained": "cgt.pretrained_models",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -47,6 +51,7 @@ if TYPE_CHECKING:
     from cgt.inference import CGTPredictor, load_model, predict
     from cgt.model import CGT
     from cgt.nn.attention import ChromaticSelfAttention
+    from cgt.pretrained_models import PretrainedModel, pretrained
     from cgt.system import CGTModule
 
 

@@ -60,6 +60,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "CheckpointError",
     "CheckpointInfo",
+    "check_vocabulary",
     "checkpoint_metadata",
     "model_from_checkpoint",
     "read_checkpoint",
@@ -383,7 +384,7 @@ def model_from_checkpoint(
             build, or weights that do not fit it. The message names the file.
     """
     info, state_dict = read_checkpoint(path, map_location=map_location)
-    _check_vocabulary(info)
+    check_vocabulary(info)
     # The attention backend is a runtime choice (a GPU-only kernel may have been forced for
     # training), not a property of the weights: "auto" picks what runs on this device.
     config = {**info.model_config, "backend": "auto"}
@@ -405,8 +406,12 @@ def _current_vocabulary(featurizer: str) -> Any:
     return get_featurizer(featurizer).vocabulary
 
 
-def _check_vocabulary(info: CheckpointInfo) -> None:
-    """Refuse a checkpoint whose featurizer is unknown here or means something else now."""
+def check_vocabulary(info: CheckpointInfo) -> None:
+    """Refuses a checkpoint whose featurizer is unknown here or means something else now.
+
+    Raises:
+        CheckpointError: either; the message names the file.
+    """
     try:
         current = _current_vocabulary(info.featurizer)
     except (KeyError, ValueError) as err:

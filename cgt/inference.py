@@ -46,6 +46,7 @@ from cgt.errors import MoleculeError
 from cgt.explanation import Explanation, explain_graph, failed_explanation
 from cgt.mc_dropout import dropout_active
 from cgt.model import CGT
+from cgt.pretrained_models import resolve_checkpoint
 from cgt.targets import TASKS, to_target_units
 
 __all__ = [
@@ -554,7 +555,8 @@ def load_model(
     Args:
         path: a checkpoint written by ``python -m cgt.train`` (``best.ckpt``, ...); a run
             directory with ``ensemble.json`` (``python -m cgt.train --ensemble N``); or a
-            list of checkpoints trained for the same targets and featurizer (an ensemble).
+            list of checkpoints trained for the same targets and featurizer (an ensemble);
+            or the name of a pretrained model shipped with cgt (:func:`cgt.pretrained`).
         device: where the model runs; tensors are mapped there, so a checkpoint trained
             on a GPU loads on a CPU-only machine with the default ``"cpu"``.
 
@@ -563,12 +565,14 @@ def load_model(
         a run directory or a list); call ``.predict(smiles)``.
 
     Raises:
-        FileNotFoundError: ``path`` (or a listed checkpoint) does not exist.
+        FileNotFoundError: ``path`` (or a listed checkpoint) does not exist (and is not a
+            pretrained model's name).
         ValueError: ``device`` is a CUDA device and CUDA is not available; checkpoints of
             a list that differ in targets, task or featurizer.
         CheckpointError: not a cgt checkpoint, truncated or corrupt, a newer schema, a
             featurizer this cgt does not know or whose vocabulary changed, or weights that
-            do not fit the stored model configuration. The message names the file.
+            do not fit the stored model configuration; a pretrained model's file whose size
+            or checksum is not the one it shipped with. The message names the file.
     """
     if not isinstance(path, str | os.PathLike) or os.path.isdir(path):
         from cgt.ensemble_predictor import load_ensemble  # it builds on this module
@@ -583,7 +587,7 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {str(device)!r} was asked for, but CUDA is not available here")
-    model, info = model_from_checkpoint(path, map_location=device)
+    model, info = model_from_checkpoint(resolve_checkpoint(path), map_location=device)
     predictor = CGTPredictor(
         model,
         featurizer=info.featurizer,

@@ -1,4 +1,5 @@
-"""Training the CGT with Lightning: loss, metrics, optimiser, schedule, checkpoint metadata."""
+"""Training the CGT with Lightning: loss, metrics, optimiser, schedule, checkpoint metadata,
+fine-tuning (``init_from``, ``freeze_layers``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from torchmetrics.classification import BinaryAUROC
 
 from cgt.checkpoint import checkpoint_metadata
 from cgt.data.featurizers import get_featurizer
+from cgt.finetune import frozen_modules, init_from_checkpoint
 from cgt.model import CGT
 from cgt.targets import TASKS, to_target_units
 
@@ -69,7 +71,7 @@ class CGTModule(pl.LightningModule):
     losses and metrics. Validation and test losses and metrics are torchmetrics states, so
     under DDP they are computed over the whole split (the data modules give every process
     its own molecules, :mod:`cgt.data.distributed`). AdamW, linear warm-up then cosine
-    decay, stepped per epoch.
+    decay, stepped per epoch, over the trainable parameters.
     ``predict_step`` returns de-normalised values (probabilities for classification).
 
     Args:
@@ -83,6 +85,16 @@ class CGTModule(pl.LightningModule):
         warmup_epochs: epochs of linear learning-rate warm-up.
         max_epochs: epoch at which the cosine reaches 0; default the trainer's
             ``max_epochs``.
+        init_from: fine-tuning: a cgt checkpoint or the name of a pretrained model
+            (:func:`cgt.pretrained`) whose encoders and CGT layers (and head, if trained for
+            the same targets and task) the model starts from; its featurizer, vocabulary and
+            architecture must be this model's (:func:`cgt.finetune.init_from_checkpoint`).
+            Applied once, here: a resumed run continues from its own checkpoint, which
+            Lightning loads after construction.
+        freeze_layers: with ``init_from``, keeps the encoders and the first
+            ``freeze_layers`` CGT layers fixed (no gradient, no optimiser, and in eval mode
+            throughout, so their BatchNorm statistics and dropout do not change); 0 trains
+            everything.
     """
 
     def __init__(
@@ -104,6 +116,8 @@ class CGTModule(pl.LightningModule):
         weight_decay: float = 1e-5,
         warmup_epochs: int = 50,
         max_epochs: int | None = None,
+        init_from: str | None = None,
+        freeze_layers: int = 0,
     ) -> None:
         super().__init__()
         if task not in TASKS:
@@ -126,6 +140,17 @@ class CGTModule(pl.LightningModule):
             backend=backend,
             **get_featurizer(featurizer).model_inputs.as_config(),
         )
+        if freeze_layers and init_from is None:
+            raise ValueError(
+                f"freeze_layers={freeze_layers} needs init_from: freezing randomly "
+                "initialised layers would keep them random"
+            )
+        frozen = frozen_modules(self.model, freeze_layers)
+        if init_from is not None:
+            init_from_checkpoint(self.model, init_from, featurizer, target_names, task)
+        for module in frozen:
+            module.requires_grad_(False)
+            module.eval()
         num_targets = len(target_names)
         self.register_buffer("target_mean", torch.zeros(num_targets))
         self.register_buffer("target_std", torch.ones(num_targets))
@@ -142,6 +167,14 @@ class CGTModule(pl.LightningModule):
                 {"mae": MeanAbsoluteError(), "rmse": MeanSquaredError(squared=False)}
             )
         return nn.ModuleDict({f"auroc_{i}": BinaryAUROC() for i in range(num_targets)})
+
+    def train(self, mode: bool = True) -> CGTModule:
+        """Sets the training mode, keeping the frozen modules (``freeze_layers``) in eval
+        mode."""
+        super().train(mode)
+        for module in frozen_modules(self.model, self.hparams.freeze_layers):
+            module.eval()
+        return self
 
     @property
     def num_parameters(self) -> int:
@@ -247,8 +280,9 @@ class CGTModule(pl.LightningModule):
         return self(batch)
 
     def configure_optimizers(self):
+        trainable = [p for p in self.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(
-            self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
+            trainable, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
         )
         max_epochs = self.hparams.max_epochs or self.trainer.max_epochs
         if max_epochs is None or max_epochs < 0:

@@ -182,23 +182,34 @@ def step_export(run: Path, zinc_full: Path) -> Path:
     torch.save({"cgt": entry, "state_dict": state, "epoch": best["epoch"]}, path)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     source = hashlib.sha256(gzip.open(zinc_full, "rb").read()).hexdigest()
+    # Exactly the fields of cgt.pretrained_models.FIELDS (documented there).
     info = {
         "name": NAME,
-        "file": path.name,
-        "sha256": digest,
-        "bytes": path.stat().st_size,
-        "parameters": metrics["num_parameters"],
+        "description": f"predicts {len(entry['target_names'])} RDKit 2D descriptors (in "
+        "descriptor units) from the molecular graph; a starting point for fine-tuning",
+        "training_data": "ZINC-full SMILES (descriptors computed from them with RDKit; its "
+        "targets are never read): train split to fit, val split to choose the epoch",
         "featurizer": entry["featurizer"],
+        "task": entry["task"],
+        "targets": len(entry["target_names"]),
+        "parameters": metrics["num_parameters"],
+        "bytes": path.stat().st_size,
+        "sha256": digest,
+        "licence": "MIT",
+        "cgt_version": entry["cgt_version"],
+        "command": "python scripts/pretrain.py --zinc-full zinc_full.csv.gz",
         "model_config": entry["model_config"],
-        "descriptors": len(entry["target_names"]),
-        "training_data": "ZINC-full SMILES: train split to fit, val split to choose the epoch",
-        "zinc_full_sha256_uncompressed": source,
-        "best_epoch": best["epoch"],
-        "epochs": metrics["epochs"],
-        "fit_seconds": metrics["fit_seconds"],
-        "val_mae_std_units": evaluation["mae_std_units_mean"],
-        "val_r2_mean": evaluation["r2_mean"],
-        "val_r2_median": evaluation["r2_median"],
+        "metrics": {
+            "val_mae_std_units": evaluation["mae_std_units_mean"],
+            "val_r2_mean": evaluation["r2_mean"],
+            "val_r2_median": evaluation["r2_median"],
+        },
+        "training": {
+            "zinc_full_sha256_uncompressed": source,
+            "best_epoch": best["epoch"],
+            "epochs": metrics["epochs"],
+            "fit_seconds": metrics["fit_seconds"],
+        },
     }
     (out / f"{NAME}.json").write_text(json.dumps(info, indent=1) + "\n")
     print(f"export: {path} ({info['bytes'] / 1e6:.2f} MB, sha256 {digest[:12]})")
