@@ -45,6 +45,16 @@ REPO = Path(__file__).resolve().parent.parent
 CHUNK = 5000
 STEPS = ("descriptors", "data", "train", "evaluate", "export")
 NAME = "zinc-descriptors-v1"
+#: Molecules whose embeddings and predictions are saved with the shipped model (a drug,
+#: simple organics, a charged species, a bridged bicycle, a halogenated aromatic).
+REFERENCE_SMILES = [
+    "CC(=O)Oc1ccccc1C(=O)O",
+    "CCO",
+    "c1ccc2[nH]ccc2c1",
+    "C[N+](C)(C)CC(=O)[O-]",
+    "C1CC2CCC1C2",
+    "Clc1ccc(Br)cc1F",
+]
 
 
 def progress(done: int, total: int, start: float, what: str) -> None:
@@ -213,7 +223,30 @@ def step_export(run: Path, zinc_full: Path) -> Path:
     }
     (out / f"{NAME}.json").write_text(json.dumps(info, indent=1) + "\n")
     print(f"export: {path} ({info['bytes'] / 1e6:.2f} MB, sha256 {digest[:12]})")
+    write_reference(path)
     return path
+
+
+def write_reference(path: Path) -> None:
+    """The shipped model's embeddings and predictions of a few molecules, which
+    ``tests/test_shipped_model.py`` compares the shipped file against."""
+    from cgt.inference import load_model
+
+    model = load_model(path)
+    embeddings = model.embed(REFERENCE_SMILES, numpy=True)
+    predictions = model.predict(REFERENCE_SMILES)[model.target_names].to_numpy()
+    reference = {
+        "model": NAME,
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "smiles": REFERENCE_SMILES,
+        "embeddings": embeddings.tolist(),
+        "predictions": predictions.tolist(),
+        "target_names": model.target_names,
+    }
+    out = REPO / "tests" / "reference" / f"{NAME}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(reference) + "\n")
+    print(f"reference: {out}")
 
 
 def main() -> None:
