@@ -38,8 +38,10 @@ from lightning.pytorch import LightningDataModule, Trainer
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
+from lightning.pytorch.plugins import LayerSync
 
 from cgt.cli.checkpoint_io import AtomicCheckpointIO
+from cgt.cli.layer_sync import batchnorm_sync_for
 from cgt.cli.report import write_report
 from cgt.system import CGTModule
 
@@ -109,7 +111,8 @@ def _resume_path(root: str, ckpt_path: str | None) -> str | None:
 class CGTCLI(LightningCLI):
     """LightningCLI for cgt: links the data's featurizer/targets/task into the model, adds
     ``--ckpt_path``, and gives the trainer the run-directory loggers, the ``best``/``last``
-    checkpoints and atomic checkpoint writes unless the config sets its own."""
+    checkpoints and atomic checkpoint writes unless the config sets its own, and with
+    ``sync_batchnorm`` off CUDA, cgt's synchronised BatchNorm (:mod:`cgt.cli.layer_sync`)."""
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument(
@@ -127,8 +130,12 @@ class CGTCLI(LightningCLI):
         self.resume_path = _resume_path(root, self.config.get("ckpt_path"))
         if config.get("logger") in (None, True):
             kwargs["logger"] = _run_loggers(root)
-        if not config.get("plugins"):
-            kwargs["plugins"] = [AtomicCheckpointIO()]
+        plugins = config.get("plugins") or [AtomicCheckpointIO()]
+        plugins = list(plugins) if isinstance(plugins, list | tuple) else [plugins]
+        sync = config.get("sync_batchnorm") and not any(isinstance(p, LayerSync) for p in plugins)
+        if sync and (layer_sync := batchnorm_sync_for(config.get("accelerator"))) is not None:
+            plugins.append(layer_sync)
+        kwargs["plugins"] = plugins
         monitor, mode = (
             ("val_mae", "min") if self.model.task == "regression" else ("val_loss", "min")
         )
