@@ -7,7 +7,7 @@ import pytest
 import torch
 from lightning.pytorch import LightningDataModule
 from lightning.pytorch.accelerators import CPUAccelerator, CUDAAccelerator
-from lightning.pytorch.plugins import TorchSyncBatchNorm
+from lightning.pytorch.plugins import TorchCheckpointIO, TorchSyncBatchNorm
 from torch import nn
 
 from cgt.cli.checkpoint_io import AtomicCheckpointIO
@@ -52,3 +52,15 @@ def test_the_cli_gives_the_trainer_cgt_sync_with_sync_batchnorm_on_cpu(tmp_path,
     layer_sync = cli.trainer.strategy._layer_sync
     assert isinstance(layer_sync, BatchNormSync) if sync else layer_sync is None
     assert isinstance(cli.trainer.strategy.checkpoint_io, AtomicCheckpointIO)
+
+
+def test_plugins_of_the_config_are_kept_and_get_the_sync_too(tmp_path):
+    args = [
+        *("--config", resolve_config_path("zinc-tiny.yaml"), "--trainer.devices", "2"),
+        *("--trainer.strategy", "ddp", "--trainer.sync_batchnorm", "true"),
+        *("--trainer.plugins", "lightning.pytorch.plugins.io.TorchCheckpointIO"),
+        *("--trainer.default_root_dir", str(tmp_path)),
+    ]
+    cli = CGTCLI(CGTModule, LightningDataModule, subclass_mode_data=True, run=False, args=args)
+    assert type(cli.trainer.strategy.checkpoint_io) is TorchCheckpointIO
+    assert isinstance(cli.trainer.strategy._layer_sync, BatchNormSync)
