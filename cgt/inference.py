@@ -40,6 +40,7 @@ from torch import Tensor
 from torch_geometric.data import Batch
 
 from cgt.checkpoint import CheckpointInfo, model_from_checkpoint
+from cgt.data.batching import DEFAULT_MAX_PAIRS, cut_batches
 from cgt.data.molgraph import MolGraph
 from cgt.data.smiles_to_graph import MAX_ATOMS, arrays_to_graph, featurize_arrays, featurize_many
 from cgt.errors import MoleculeError
@@ -75,12 +76,6 @@ ERROR_COLUMN = "error"
 #: molecule gets a per-row error instead of exhausting memory (peak memory per size: README,
 #: "Reliability"). Raise it with ``max_atoms=``.
 DEFAULT_MAX_ATOMS = MAX_ATOMS
-
-#: Atom pairs per forward pass by default: a batch is cut when its next molecule would
-#: take it past ``batch_size`` molecules or past this many pairs (Σ n²), so one large
-#: molecule runs alone instead of inflating the padded random-walk matrices of the small
-#: molecules beside it (a molecule larger than this still runs, alone).
-DEFAULT_MAX_PAIRS = 1 << 16
 
 #: Suffix of the column that holds a target's predicted standard deviation (``y_std``).
 STD_SUFFIX = "_std"
@@ -379,12 +374,13 @@ class CGTPredictor:
         pass's outputs to ``store(rows, outputs)`` (rows: input positions; outputs: as
         :meth:`_predict_graphs` gives them); writes the reasons into ``errors``.
         ``batch_size`` graphs per batch, each batch cut into forward passes of at most
-        ``max_pairs`` atom pairs (:func:`_pair_batches`)."""
+        ``max_pairs`` atom pairs (:func:`~cgt.data.batching.cut_batches`)."""
         for row, reason in featurized.errors.items():
             errors[start + row] = reason
         for first in range(0, len(featurized.graphs), batch_size):
             graphs = featurized.graphs[first : first + batch_size]
-            for low, high in _pair_batches(graphs, max_pairs):
+            sizes = [graph.num_nodes for graph in graphs]
+            for low, high in cut_batches(sizes, max_pairs=max_pairs):
                 out, failed = self._predict_graphs(graphs[low:high], mc_dropout, layer)
                 rows = np.asarray(featurized.rows[first + low : first + high]) + start
                 store(rows, out)
@@ -614,22 +610,6 @@ def predict(
     return load_model(checkpoint, device=device).predict(
         smiles, batch_size=batch_size, mc_dropout=mc_dropout
     )
-
-
-def _pair_batches(graphs: Sequence[MolGraph], max_pairs: int) -> list[tuple[int, int]]:
-    """Consecutive ``(start, stop)`` runs of ``graphs`` of at most ``max_pairs`` atom pairs
-    each (Σ n²); a graph larger than that is a run of its own."""
-    runs: list[tuple[int, int]] = []
-    start, pairs = 0, 0
-    for i, graph in enumerate(graphs):
-        size = graph.num_nodes**2
-        if i > start and pairs + size > max_pairs:
-            runs.append((start, i))
-            start, pairs = i, 0
-        pairs += size
-    if start < len(graphs):
-        runs.append((start, len(graphs)))
-    return runs
 
 
 def _spread_store(values: np.ndarray, stds: np.ndarray) -> Callable[[np.ndarray, np.ndarray], None]:

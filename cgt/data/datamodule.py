@@ -17,6 +17,7 @@ from lightning.pytorch import LightningDataModule
 from torch import Tensor
 from torch.utils.data import DataLoader, Subset
 
+from cgt.data.batching import DEFAULT_MAX_PAIRS, MoleculeBatchSampler
 from cgt.data.csv_dataset import CSVDataset
 from cgt.data.distributed import ShardSampler
 from cgt.data.graph_store import GraphStore
@@ -42,13 +43,21 @@ class _MoleculeDataModule(LightningDataModule):
     ``datasets`` maps each split to its dataset (a :class:`GraphStore` or a ``Subset`` of one).
     ``batch_size`` is the global batch size: under DDP with N processes, each takes
     ``batch_size / N`` molecules of every batch (:class:`~cgt.data.distributed.ShardSampler`).
+    A batch is also cut before it would pass ``max_pairs`` atom pairs (Σ n²;
+    :func:`~cgt.data.batching.cut_batches`), so one large molecule does not inflate a batch
+    of small ones; ``None`` cuts by molecule count only.
     """
 
-    def __init__(self, batch_size: int, num_workers: int, seed: int | None) -> None:
+    def __init__(
+        self, batch_size: int, num_workers: int, seed: int | None, max_pairs: int | None
+    ) -> None:
         super().__init__()
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if max_pairs is not None and max_pairs < 1:
+            raise ValueError(f"max_pairs must be >= 1 (or None), got {max_pairs}")
         self.batch_size = batch_size
+        self.max_pairs = max_pairs
         self.num_workers = num_workers
         # None follows torch's global seed, so `seed_everything` (or --seed_everything)
         # also fixes the training order.
@@ -57,38 +66,37 @@ class _MoleculeDataModule(LightningDataModule):
         self.datasets: dict[str, GraphStore | Subset] = {}
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        """Batches of positions, gathered by the store into one PyG ``Batch`` each."""
+        """Batches of positions (cut by molecule count and atom pairs), gathered by the store
+        into one PyG ``Batch`` each."""
         if split not in self.datasets:
             self.setup({"train": "fit", "val": "validate", "test": "test"}[split])
         dataset = self.datasets[split]
         if isinstance(dataset, Subset):
-            store, positions = dataset.dataset, list(dataset.indices)
+            store, positions = dataset.dataset, torch.as_tensor(dataset.indices)
         else:
-            store, positions = dataset, list(range(len(dataset)))
+            store, positions = dataset, torch.arange(len(dataset))
+        sizes = store.num_atoms[positions.numpy()]
+        generator = self._generator if shuffle else None
         trainer = self.trainer
         if trainer is not None and trainer.world_size > 1:
             sampler = ShardSampler(
-                len(positions),
+                sizes,
                 self.batch_size,
+                self.max_pairs,
                 trainer.world_size,
                 trainer.global_rank,
                 shuffle,
-                self._generator,
+                generator,
             )
-            return DataLoader(
-                positions,
-                batch_size=sampler.local_batch,
-                sampler=sampler,
-                generator=self._generator if shuffle else None,  # as in one process
-                collate_fn=store.batch,
-                num_workers=self.num_workers,
-                persistent_workers=self.num_workers > 0,
+        else:
+            sampler = MoleculeBatchSampler(
+                sizes, self.batch_size, self.max_pairs, shuffle, generator
             )
         return DataLoader(
-            positions,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            generator=self._generator if shuffle else None,
+            positions,  # the sampler's batches index it: positions[batch] go to the store
+            batch_size=None,
+            sampler=sampler,
+            generator=generator,  # the DataLoader draws its base seed from it first
             collate_fn=store.batch,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
@@ -128,6 +136,10 @@ class ZINCDataModule(_MoleculeDataModule):
         featurizer: ``"zinc"`` (the paper's 28 atom types) or ``"atom"``.
         featurize_workers: processes featurizing a split when its cache is built
             (``None``: one per CPU for splits of 50,000 molecules or more; 0: none).
+        max_pairs: most atom pairs (Σ n² over its molecules) per batch, as in prediction: a
+            batch is cut before a molecule that would pass it, and a larger molecule is
+            alone; ``None``: cut by molecule count only. The default never cuts ZINC
+            batches of 32 (at most 32 × 38² pairs).
     """
 
     def __init__(
@@ -140,8 +152,9 @@ class ZINCDataModule(_MoleculeDataModule):
         path: str | os.PathLike | None = None,
         featurizer: str = "zinc",
         featurize_workers: int | None = None,
+        max_pairs: int | None = DEFAULT_MAX_PAIRS,
     ) -> None:
-        super().__init__(batch_size, num_workers, seed)
+        super().__init__(batch_size, num_workers, seed, max_pairs)
         self.subset = subset
         self.root = root
         self.path = path
@@ -216,6 +229,9 @@ class CSVDataModule(_MoleculeDataModule):
         train_size: keep only this many molecules of the train split, drawn with
             ``data_seed`` once the splits are made (small-data studies, learning curves);
             validation and test are unchanged.
+        max_pairs: most atom pairs (Σ n² over its molecules) per batch, as in prediction: a
+            batch is cut before a molecule that would pass it, and a larger molecule is
+            alone; ``None``: cut by molecule count only.
     """
 
     def __init__(
@@ -237,8 +253,9 @@ class CSVDataModule(_MoleculeDataModule):
         seed: int | None = None,
         featurize_workers: int | None = None,
         train_size: int | None = None,
+        max_pairs: int | None = DEFAULT_MAX_PAIRS,
     ) -> None:
-        super().__init__(batch_size, num_workers, seed)
+        super().__init__(batch_size, num_workers, seed, max_pairs)
         if task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {task!r}")
         if split not in SPLIT_METHODS:

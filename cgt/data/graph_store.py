@@ -99,6 +99,11 @@ class GraphStore(Dataset):
             "rows": self.rows,
         }
 
+    @property
+    def num_atoms(self) -> np.ndarray:
+        """Int64[G] the atom count of every item (what batches are cut by)."""
+        return self._num_nodes
+
     def __len__(self) -> int:
         return len(self.smiles)
 
