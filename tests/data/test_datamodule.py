@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from torch.utils.data import DataLoader
 
 from cgt.data import ZINC, CSVDataModule, ZINCDataModule, pair_features
 from cgt.data.splits import scaffold
@@ -32,7 +33,7 @@ def test_properties() -> None:
 
 
 def test_evaluation_batches_follow_the_file(zinc_root: Path) -> None:
-    module = ZINCDataModule(batch_size=128, root=zinc_root)
+    module = ZINCDataModule(batch_size=128, root=zinc_root, max_pairs=None)
     module.setup("validate")
     assert set(module.datasets) == {"val"}
     batches = list(module.val_dataloader())
@@ -40,6 +41,35 @@ def test_evaluation_batches_follow_the_file(zinc_root: Path) -> None:
     assert smiles_order(batches) == ZINC("val", root=zinc_root).smiles
     module.setup("test")
     assert smiles_order(module.test_dataloader()) == ZINC("test", root=zinc_root).smiles
+
+
+def test_batches_are_cut_by_atom_pairs(zinc_root: Path) -> None:
+    """128 ZINC molecules have more than 2¹⁶ pairs: the default cuts them, in file order."""
+    module = ZINCDataModule(batch_size=128, root=zinc_root)
+    batches = list(module.val_dataloader())
+    assert len(module.val_dataloader()) == len(batches) > 8
+    assert all(int((b.ptr.diff() ** 2).sum()) <= 2**16 for b in batches)
+    assert max(b.num_graphs for b in batches) < 128
+    assert smiles_order(batches) == ZINC("val", root=zinc_root).smiles
+    with pytest.raises(ValueError, match="max_pairs"):
+        ZINCDataModule(max_pairs=0)
+
+
+def test_zinc_batches_of_32_are_never_cut_by_the_default(zinc_root: Path) -> None:
+    """The shipped ZINC 12k train split: the default gives the molecule-count batches (those
+    of ``DataLoader(batch_size=32, shuffle=True)`` with the same generator), so ZINC results
+    do not change; and no order could be cut, the 32 largest molecules being under 2¹⁶."""
+    module = ZINCDataModule(batch_size=32, seed=7, root=zinc_root)
+    module.setup("fit")
+    store = module.datasets["train"]
+    assert int((np.sort(store.num_atoms)[-32:] ** 2).sum()) <= 2**16
+    generator = torch.Generator().manual_seed(7)
+    plain = DataLoader(list(range(len(store))), batch_size=32, shuffle=True,
+                       generator=generator, collate_fn=store.batch)  # fmt: skip
+    loader = module.train_dataloader()
+    assert len(loader) == len(plain) == 313
+    for _ in range(2):  # two epochs
+        assert [b.smiles for b in loader] == [b.smiles for b in plain]
 
 
 @pytest.fixture(scope="module")
