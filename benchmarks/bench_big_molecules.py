@@ -1,6 +1,7 @@
 """Peak memory and time of predicting one large molecule, and what it costs its neighbours.
 
     python benchmarks/bench_big_molecules.py [--sizes 100 300 1000] [--layers 10]
+        [--train-layers 2]
 
 Each size runs in a fresh process: an untrained model of the paper's shape (C = 64, 8
 heads, 10 layers, 20 random-walk steps; the weights do not change the cost) predicts one
@@ -8,6 +9,14 @@ n-atom molecule (a chain of n carbons: n² atom pairs) on the CPU; printed are t
 resident memory above the loaded model (``ru_maxrss``) and the wall time. Then 64 ZINC
 molecules are predicted alone and with a 1,000-atom molecule in the middle of the list:
 batches are cut by atom pairs (``max_pairs``), so the small ones keep their time.
+
+Training: a batch of 31 ZINC molecules with a 1,000-atom molecule in the middle, cut as the
+data modules cut it (``cut_batches``) with the default ``max_pairs`` (three batches: the
+large molecule alone) and with ``max_pairs=None`` (one batch of 32); each case in a fresh
+process takes training steps (forward, MSE loss, backward, AdamW step) over its batches,
+after a warm-up step, and prints the peak resident memory above the model and the time.
+``--train-layers`` (default 2) keeps the training case within a small machine's memory:
+activations kept for the backward pass grow with the layers.
 """
 
 from __future__ import annotations
@@ -41,6 +50,47 @@ print(json.dumps(dict(n={n}, error=table["error"][0], seconds=seconds,
 """
 
 
+TRAIN = """
+import json, resource, sys, time
+sys.path.insert(0, {root!r})
+import pandas as pd
+import torch
+torch.set_num_threads(1)
+from torch_geometric.data import Batch
+from cgt.data.batching import cut_batches
+from cgt.data.zinc import zinc_source
+from cgt.inference import featurize
+from cgt.model import CGT
+smiles = pd.read_csv(zinc_source(), usecols=["smiles"])["smiles"].tolist()[:31]
+graphs = featurize(smiles[:16] + ["C" * 1000] + smiles[16:], "zinc", max_atoms=1000).graphs
+runs = cut_batches([g.num_nodes for g in graphs], 32, {max_pairs})
+model = CGT(layers={layers})
+model.train()
+optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+def step(batch):
+    loss = torch.nn.functional.mse_loss(model(batch), torch.zeros(batch.num_graphs, 1))
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+step(Batch.from_data_list(graphs[:2]))  # warm-up
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+start = time.perf_counter()
+for low, high in runs:
+    step(Batch.from_data_list(graphs[low:high]))
+seconds = time.perf_counter() - start
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps(dict(batches=[high - low for low, high in runs], seconds=seconds,
+                      peak_mb=(peak - before) / 1024)))
+"""
+
+
+def train(max_pairs: int | None, layers: int) -> dict:
+    """Training steps over 31 ZINC molecules and a 1,000-atom one, cut by ``max_pairs``."""
+    code = TRAIN.format(root=str(ROOT), max_pairs=max_pairs, layers=layers)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def one(n: int, layers: int) -> dict:
     code = ONE.format(root=str(ROOT), n=n, layers=layers)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -64,9 +114,9 @@ def neighbours(layers: int) -> tuple[float, float, float]:
     spent: list[tuple[int, float]] = []  # (largest graph, seconds) per forward pass
     forward = predictor._predict_graphs
 
-    def timed_forward(graphs):
+    def timed_forward(graphs, *args):
         start = time.perf_counter()
-        out = forward(graphs)
+        out = forward(graphs, *args)
         spent.append((max(g.num_nodes for g in graphs), time.perf_counter() - start))
         return out
 
@@ -91,7 +141,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[100, 300, 1000])
     parser.add_argument("--layers", type=int, default=10)
+    parser.add_argument("--train-layers", type=int, default=2)
     args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    from cgt.data.batching import DEFAULT_MAX_PAIRS
     print(f"one n-atom molecule, C=64, 8 heads, {args.layers} layers, CPU, 1 thread")
     print("| atoms | atom pairs | peak memory above the model (MB) | time (s) |")
     print("| --- | --- | --- | --- |")
@@ -104,6 +157,12 @@ def main() -> None:
         f"64 ZINC molecules, forward passes: {alone:.2f} s alone, {mixed:.2f} s with a "
         f"1,000-atom molecule in the middle of the list (its own pass: {big:.1f} s)"
     )
+    print(f"training: 31 ZINC molecules + one 1,000-atom molecule, {args.train_layers} layers")
+    print("| max_pairs | batches (molecules) | peak memory above the model (MB) | time (s) |")
+    print("| --- | --- | --- | --- |")
+    for max_pairs in (DEFAULT_MAX_PAIRS, None):
+        row = train(max_pairs, args.train_layers)
+        print(f"| {max_pairs} | {row['batches']} | {row['peak_mb']:.0f} | {row['seconds']:.1f} |")
 
 
 if __name__ == "__main__":
