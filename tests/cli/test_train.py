@@ -117,4 +117,5 @@ def test_zinc_full_yaml_is_the_paper_model_on_zinc_full(tmp_path):
             "--trainer.default_root_dir", str(tmp_path)]  # fmt: skip
     cli = CGTCLI(CGTModule, LightningDataModule, subclass_mode_data=True, run=False, args=args)
     assert cli.datamodule.subset is False and cli.datamodule.featurize_workers is None
+    assert cli.datamodule.max_pairs == 2**16  # the default: ZINC batches of 32 never cut
     assert cli.model.num_parameters == 346_437

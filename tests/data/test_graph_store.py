@@ -19,6 +19,7 @@ def test_items_equal_the_featurized_graphs(featurizer: str) -> None:
     y = np.arange(2 * len(SMILES), dtype=np.float64).reshape(-1, 2)
     store = GraphStore(GraphStore.collate(graphs, SMILES, y, [0, 1, 2, 4, 5]))
     assert len(store) == len(SMILES) and store.rows.tolist() == [0, 1, 2, 4, 5]
+    assert store.num_atoms.tolist() == [featurize_smiles(s).num_nodes for s in SMILES]
     for index, smiles in enumerate(SMILES):
         item, expected = store[index], featurize_smiles(smiles, featurizer)
         assert item.smiles == smiles and item.num_nodes == expected.num_nodes
