@@ -63,14 +63,16 @@ def select_descriptors(
     table: np.ndarray,
     names: Sequence[str],
     max_missing: float = 0.001,
+    max_top_share: float = 0.999,
     max_correlation: float = 0.98,
 ) -> tuple[list[str], dict[str, str]]:
     """A well-defined subset of the descriptor columns of ``table`` ``[n, D]``.
 
     In RDKit's order, a descriptor is dropped when it is undefined (NaN) on more than
-    ``max_missing`` of the molecules, constant (one value) on the rest, or, on the molecules
-    where both are defined, has a Pearson correlation of magnitude above
-    ``max_correlation`` with a descriptor kept before it.
+    ``max_missing`` of the molecules, constant (one value) on the rest, nearly constant (one
+    value on more than ``max_top_share`` of them: a fragment count that almost no molecule
+    has teaches nothing), or, on the molecules where both are defined, has a Pearson
+    correlation of magnitude above ``max_correlation`` with a descriptor kept before it.
 
     Returns:
         The kept names, and the reason each dropped name was dropped.
@@ -86,6 +88,8 @@ def select_descriptors(
             dropped[name] = f"undefined on {missing:.2%} of the molecules"
         elif np.nanmin(column) == np.nanmax(column):
             dropped[name] = f"constant ({np.nanmin(column):g})"
+        elif (share := _top_share(column)) > max_top_share:
+            dropped[name] = f"nearly constant (one value on {share:.3%} of the molecules)"
         else:
             candidates.append(j)
     rows = ~np.isnan(table[:, candidates]).any(axis=1)
@@ -103,3 +107,9 @@ def select_descriptors(
         else:
             kept.append(k)
     return [names[candidates[k]] for k in kept], dropped
+
+
+def _top_share(column: np.ndarray) -> float:
+    """The share of the defined values of ``column`` taken by its most frequent value."""
+    _, counts = np.unique(column[~np.isnan(column)], return_counts=True)
+    return float(counts.max() / counts.sum())
