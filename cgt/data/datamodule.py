@@ -72,7 +72,7 @@ class _MoleculeDataModule(LightningDataModule):
             self.setup({"train": "fit", "val": "validate", "test": "test"}[split])
         dataset = self.datasets[split]
         if isinstance(dataset, Subset):
-            store, positions = dataset.dataset, torch.as_tensor(dataset.indices)
+            store, positions = dataset.dataset, torch.as_tensor(dataset.indices, dtype=torch.long)
         else:
             store, positions = dataset, torch.arange(len(dataset))
         sizes = store.num_atoms[positions.numpy()]
