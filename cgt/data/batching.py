@@ -157,17 +157,29 @@ class MoleculeBatchSampler(Sampler[list[int]]):
         self.min_size = min_size
         in_order = cut_batches(self.sizes, batch_size, max_pairs, min_size)  # checks the limits
         self._length = (
-            max_batches(self.sizes, batch_size, max_pairs, min_size) if shuffle else len(in_order)
-        )
+            min(max_batches(self.sizes, batch_size, max_pairs, min_size),
+                max(1, len(self.sizes) // min_size))
+            if shuffle
+            else len(in_order)
+        )  # fmt: skip
 
     def batches(self) -> list[list[int]]:
-        """The next epoch's batches (drawing its order from the generator when shuffled)."""
+        """The next epoch's batches (drawing its order from the generator when shuffled).
+
+        Shuffled, there are always exactly ``len(self)`` of them: when an order cuts fewer
+        than :func:`max_batches`, the largest batches are halved until the count is reached
+        (Lightning reads a loader's length once, and an epoch that ends before it skips the
+        validation that should close it). Halving keeps both limits, so the batches of ZINC,
+        which the pairs never cut, are untouched.
+        """
         count = len(self.sizes)
         if self.shuffle:
             order = list(RandomSampler(range(count), generator=self.generator))
         else:
             order = list(range(count))
         runs = cut_batches(self.sizes[order], self.batch_size, self.max_pairs, self.min_size)
+        if self.shuffle and count:
+            runs = _split_to(runs, self._length, self.min_size)
         return [order[start:stop] for start, stop in runs]
 
     def __iter__(self) -> Iterator[list[int]]:
@@ -178,3 +190,20 @@ class MoleculeBatchSampler(Sampler[list[int]]):
     def __len__(self) -> int:
         """Batches in order; shuffled, the most any order gives (:func:`max_batches`)."""
         return self._length
+
+
+def _split_to(runs: list[tuple[int, int]], target: int, min_size: int) -> list[tuple[int, int]]:
+    """``runs`` with their largest batches halved (each half keeping ``min_size`` molecules)
+    until there are ``target``; the order of the molecules is unchanged."""
+    runs = list(runs)
+    while len(runs) < target:
+        k = max(range(len(runs)), key=lambda i: runs[i][1] - runs[i][0])
+        start, stop = runs[k]
+        if stop - start < 2 * min_size:
+            raise RuntimeError(
+                f"cannot cut {runs[-1][1]} molecules into {target} batches of at least "
+                f"{min_size}: use a larger batch_size or max_pairs"
+            )
+        middle = (start + stop) // 2
+        runs[k : k + 1] = [(start, middle), (middle, stop)]
+    return runs
