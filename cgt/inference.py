@@ -398,16 +398,16 @@ class CGTPredictor:
     ) -> pd.DataFrame:
         """The prediction table: ``smiles``, each target (and its ``_std`` for an ensemble or
         MC dropout, calibrated unless ``calibrated`` is False), ``error``."""
-        table = pd.DataFrame({"smiles": pd.Series(inputs, dtype=object)})
+        columns: dict[str, Any] = {"smiles": pd.Series(inputs, dtype=object)}
         spread = self.is_ensemble or mc_dropout > 0
         if spread and calibrated and self.std_scale is not None:
             stds = stds * self.std_scale
-        for k, name in enumerate(self.target_names):
-            table[name] = values[:, k]
+        for k, name in enumerate(self.target_names):  # built at once: models of 100s of targets
+            columns[name] = values[:, k]
             if spread:
-                table[name + STD_SUFFIX] = stds[:, k]
-        table[ERROR_COLUMN] = pd.Series(errors, dtype=str)  # text even with no rows
-        return table
+                columns[name + STD_SUFFIX] = stds[:, k]
+        columns[ERROR_COLUMN] = pd.Series(errors, dtype=str)  # text even with no rows
+        return pd.DataFrame(columns)
 
     def explain(self, smiles: str, target: str | int | None = None) -> Explanation:
         """Explains the prediction for one molecule: each atom's exact share, and attention.

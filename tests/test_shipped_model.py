@@ -63,3 +63,15 @@ def test_it_predicts_rdkit_descriptors_of_unseen_molecules(model):
     predicted = model.predict(smiles)[names].to_numpy()
     r2 = 1 - ((truth - predicted) ** 2).mean(0) / truth.var(0)
     assert (r2 > 0.9).all(), dict(zip(names, r2.round(3), strict=True))
+
+
+def test_its_186_columns_are_built_without_pandas_warnings(model):
+    import warnings
+
+    import pandas as pd
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.PerformanceWarning)
+        table = model.predict(["CCO", "not a molecule"])
+    assert list(table.columns) == ["smiles", *model.target_names, "error"]
+    assert table["error"].iloc[1] and not table["error"].iloc[0]
