@@ -62,7 +62,9 @@ __all__ = [
     "CheckpointInfo",
     "check_vocabulary",
     "checkpoint_metadata",
+    "load_weights",
     "model_from_checkpoint",
+    "plain",
     "read_checkpoint",
     "validate_calibration",
     "write_calibration",
@@ -394,7 +396,7 @@ def model_from_checkpoint(
         raise CheckpointError(
             f"{info.path} has a model_config this cgt cannot build: {err}"
         ) from None
-    _load_weights(model, state_dict, info.path)
+    load_weights(model, state_dict, info.path)
     return model, info
 
 
@@ -419,7 +421,7 @@ def check_vocabulary(info: CheckpointInfo) -> None:
             f"{info.path} was trained with featurizer {info.featurizer!r}, which this cgt "
             f"does not have: {err}"
         ) from None
-    if _plain(current) != _plain(info.vocabulary):
+    if plain(current) != plain(info.vocabulary):
         raise CheckpointError(
             f"{info.path} was trained with a different vocabulary of featurizer "
             f"{info.featurizer!r} than this cgt's (checkpoint from cgt {info.cgt_version}); "
@@ -427,13 +429,24 @@ def check_vocabulary(info: CheckpointInfo) -> None:
         )
 
 
-def _load_weights(model: CGT, state_dict: dict[str, torch.Tensor], path: Path) -> None:
+def load_weights(
+    model: CGT, state_dict: dict[str, torch.Tensor], path: Path, skip: str | None = None
+) -> None:
     """Load the ``model.``-prefixed entries of ``state_dict`` into ``model``; they must match
-    its parameters and buffers exactly."""
+    its parameters and buffers exactly, except those whose name (without the prefix) starts
+    with ``skip`` (e.g. ``"head."``), which are neither loaded nor required.
+
+    Raises:
+        CheckpointError: a missing, unexpected or misshapen tensor; the message names ``path``.
+    """
+
+    def kept(key: str) -> bool:
+        return skip is None or not key.startswith(skip)
+
     weights = {
         key[len(_STATE_PREFIX) :]: value
         for key, value in state_dict.items()
-        if key.startswith(_STATE_PREFIX)
+        if key.startswith(_STATE_PREFIX) and kept(key[len(_STATE_PREFIX) :])
     }
     try:
         problems = model.load_state_dict(weights, strict=False)
@@ -442,19 +455,21 @@ def _load_weights(model: CGT, state_dict: dict[str, torch.Tensor], path: Path) -
         raise CheckpointError(
             f"{path}: the weights do not fit its model_config ({detail})"
         ) from None
-    if problems.missing_keys or problems.unexpected_keys:
+    missing = [key for key in problems.missing_keys if kept(key)]
+    if missing or problems.unexpected_keys:
         raise CheckpointError(
             f"{path}: the weights do not fit its model_config (missing: "
-            f"{_few(problems.missing_keys)}; unexpected: {_few(problems.unexpected_keys)})"
+            f"{_few(missing)}; unexpected: {_few(problems.unexpected_keys)})"
         )
 
 
-def _plain(value: Any) -> Any:
-    """Tuples as lists, so that vocabularies compare equal after a checkpoint round trip."""
+def plain(value: Any) -> Any:
+    """Tuples as lists (also inside dicts and lists), so that configurations and vocabularies
+    compare equal after a checkpoint round trip."""
     if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
+        return {key: plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
+        return [plain(item) for item in value]
     return value
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
 
-from cgt.checkpoint import CheckpointError, check_vocabulary, read_checkpoint
+from cgt.checkpoint import check_vocabulary, load_weights, plain, read_checkpoint
 from cgt.model import CGT
 from cgt.pretrained_models import resolve_checkpoint
 
@@ -37,8 +37,6 @@ ARCHITECTURE = (
     "bond_feature_sizes",
 )
 
-#: Prefix of the model's entries in a checkpoint's ``state_dict`` (``CGTModule.model``).
-_PREFIX = "model."
 #: Prefix of the head's entries in the model's ``state_dict``.
 _HEAD = "head."
 
@@ -87,22 +85,7 @@ def init_from_checkpoint(
             + "\n  ".join(mismatches)
         )
     load_head = list(info.target_names) == list(target_names) and info.task == task
-    weights = {
-        key[len(_PREFIX) :]: value
-        for key, value in state_dict.items()
-        if key.startswith(_PREFIX) and (load_head or not key.startswith(_PREFIX + _HEAD))
-    }
-    expected = {key for key in model.state_dict() if load_head or not key.startswith(_HEAD)}
-    missing, unexpected = sorted(expected - set(weights)), sorted(set(weights) - expected)
-    if missing or unexpected:
-        raise CheckpointError(
-            f"{path}: its weights do not fit its model_config (missing: {missing[:5]}, "
-            f"unexpected: {unexpected[:5]})"
-        )
-    try:
-        model.load_state_dict(weights, strict=False)
-    except RuntimeError as err:  # a tensor of another shape
-        raise CheckpointError(f"{path}: its weights do not fit this model: {err}") from None
+    load_weights(model, state_dict, path, skip=None if load_head else _HEAD)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     loaded = "encoders, CGT layers and head" if load_head else "encoders and CGT layers"
     rank_zero_info(f"init_from {source}: loaded {loaded} from {path} (sha256 {digest[:12]})")
@@ -135,7 +118,7 @@ def _architecture_mismatches(saved: dict[str, Any], current: dict[str, Any]) -> 
     """One line per :data:`ARCHITECTURE` entry that differs, with the option that fixes it."""
     lines = []
     for key in ARCHITECTURE:
-        want, have = _plain(saved.get(key)), _plain(current.get(key))
+        want, have = plain(saved.get(key)), plain(current.get(key))
         if want == have:
             continue
         if key in ("node_field", "node_feature_sizes", "bond_feature_sizes"):
@@ -145,7 +128,3 @@ def _architecture_mismatches(saved: dict[str, Any], current: dict[str, Any]) -> 
         lines.append(f"{key}: checkpoint {want}, this model {have} ({fix})")
     return lines
 
-
-def _plain(value: Any) -> Any:
-    """Tuples as lists, so that a configuration compares equal after a checkpoint round trip."""
-    return list(value) if isinstance(value, list | tuple) else value
