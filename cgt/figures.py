@@ -26,6 +26,8 @@ __all__ = [
 ]
 
 _DPI = 100
+#: Most panels in one row of the per-target figures (parity plots, ROC curves).
+_PANELS_PER_ROW = 6
 
 
 def epoch_table(logs: Sequence[pd.DataFrame]) -> pd.DataFrame:
@@ -173,10 +175,7 @@ def parity_plot(
         note: a line under the figure's title (e.g. which checkpoint).
     """
     true, pred = _columns(true), _columns(pred)
-    count = len(target_names)
-    fig = Figure(figsize=(4.4 * count, 4.6), dpi=_DPI, layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(1, count, squeeze=False)[0]
+    fig, axes = _panels(len(target_names))
     for k, (ax, name) in enumerate(zip(axes, target_names, strict=True)):
         scores = regression_scores(true[:, k], pred[:, k])
         known = np.isfinite(true[:, k]) & np.isfinite(pred[:, k])
@@ -235,10 +234,7 @@ def roc_plot(
 ) -> Path:
     """ROC curves (one panel per target) with the AUROC in each title."""
     true, score = _columns(true), _columns(score)
-    count = len(target_names)
-    fig = Figure(figsize=(4.4 * count, 4.6), dpi=_DPI, layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(1, count, squeeze=False)[0]
+    fig, axes = _panels(len(target_names))
     for k, (ax, name) in enumerate(zip(axes, target_names, strict=True)):
         fpr, tpr, auroc = roc_curve(true[:, k], score[:, k])
         known = np.isfinite(true[:, k])
@@ -259,6 +255,20 @@ def roc_plot(
     if note:
         fig.suptitle(note, fontsize=9)
     return _save(fig, path)
+
+
+def _panels(count: int) -> tuple[Figure, list]:
+    """A figure of ``count`` square panels, at most :data:`_PANELS_PER_ROW` to a row (a
+    model of 186 descriptors would otherwise draw one strip 80,000 pixels wide); the axes
+    in reading order, the unused cells of the last row hidden."""
+    columns = min(count, _PANELS_PER_ROW)
+    rows = -(-count // columns)
+    fig = Figure(figsize=(4.4 * columns, 4.6 * rows), dpi=_DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(rows, columns, squeeze=False).ravel().tolist()
+    for ax in axes[count:]:
+        ax.set_visible(False)
+    return fig, axes[:count]
 
 
 def _columns(values: np.ndarray) -> np.ndarray:

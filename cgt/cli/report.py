@@ -177,12 +177,10 @@ def split_predictions(model: CGTPredictor, datamodule, split: str) -> pd.DataFra
         preds.append(pred)
         smiles.extend(batch.smiles)
     true, pred = np.concatenate(trues), np.concatenate(preds)
-    table = pd.DataFrame({"smiles": smiles})
-    for k, name in enumerate(model.target_names):
-        table[name] = true[:, k]
-    for k, name in enumerate(model.target_names):
-        table[f"{name}_pred"] = pred[:, k]
-    return table
+    columns = {"smiles": smiles}  # built at once: models of 100s of targets
+    columns |= {name: true[:, k] for k, name in enumerate(model.target_names)}
+    columns |= {f"{name}_pred": pred[:, k] for k, name in enumerate(model.target_names)}
+    return pd.DataFrame(columns)
 
 
 def build_parser() -> argparse.ArgumentParser:
