@@ -20,6 +20,7 @@ import argparse
 import itertools
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -45,7 +46,7 @@ def train(run: Path, data: Path, size: str, seed: int, start: str) -> dict:
     if size != "all":
         args += ["--data.init_args.train_size", size]
     if root.exists():  # a killed launch: start it again
-        subprocess.run(["rm", "-rf", str(root)], check=True)
+        shutil.rmtree(root)
     env = dict(os.environ, OMP_NUM_THREADS="1")
     log = run / f"{root.name}.log"
     with open(log, "w") as out:
